@@ -1,0 +1,411 @@
+"""The REST kernel: token authentication, one transaction per request, typed errors to HTTP,
+ETags, idempotency keys, allow-listed sorting/filtering/pagination, and the OpenAPI document.
+
+Addons declare endpoints on an ``ApiBlueprint``:
+
+    bp = ApiBlueprint("sale_api", __name__, url_prefix="/api/v1")
+
+    @bp.endpoint("/customers", methods=["POST"], body=CustomerSchema, response=CustomerSchema,
+                 status=201, summary="Create a customer", tag="customers")
+    def create_customer(env, data):
+        return env.create("sale.customer", **data)
+
+The view receives the request's ``Env`` and the validated body; what it returns is dumped with
+``response``. Errors: 401 unauthenticated, 403 forbidden, 404 missing or hidden, 409 refused
+transition (every reason) or conflict, 412 stale ``If-Match``, 422 invalid input (per field).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from marshmallow import Schema
+from marshmallow import ValidationError as MarshmallowError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.errors import (
+    AccessDenied,
+    AuthenticationError,
+    ConflictError,
+    ImmutableRecord,
+    NotFound,
+    StaleRecord,
+    TransitionBlocked,
+    ValidationError,
+)
+from core.security import token_digest
+
+API_PREFIX = "/api/v1"
+MAX_PAGE_SIZE = 200
+
+
+@dataclass
+class EndpointDoc:
+    rule: str
+    methods: list[str]
+    summary: str
+    tag: str
+    body: type[Schema] | None
+    response: type[Schema] | None
+    many: bool
+    status: int
+    query: dict[str, str] = field(default_factory=dict)
+    public: bool = False
+
+
+class ApiBlueprint(Blueprint):
+    """A Flask blueprint whose endpoints run in a transaction and are listed in OpenAPI."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.docs: list[EndpointDoc] = []
+
+    def endpoint(self, rule: str, *, methods: list[str] = ("GET",), summary: str = "",
+                 tag: str = "", body: type[Schema] | None = None,
+                 response: type[Schema] | None = None, many: bool = False, status: int = 200,
+                 idempotent: bool = False, public: bool = False, query: dict[str, str] | None = None,
+                 partial_body: bool = False):
+        methods = list(methods)
+        readonly = methods == ["GET"]
+
+        def decorate(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def wrapper(**kwargs):
+                sf = current_app.extensions["salesflow"]
+                user_id = None if public else authenticate(sf)
+                data = None
+                if body is not None:
+                    payload = request.get_json(silent=True)
+                    if not isinstance(payload, dict):
+                        raise ValidationError({"_body": ["expected a JSON object"]})
+                    try:
+                        data = body().load(payload, partial=partial_body)
+                    except MarshmallowError as exc:
+                        raise ValidationError(_as_field_errors(exc.messages)) from exc
+                with sf.transaction(user=user_id, readonly=readonly) as env:
+                    g.env = env
+                    key = request.headers.get("Idempotency-Key") if idempotent else None
+                    if key:
+                        replay = _idempotency_lookup(env, key)
+                        if replay is not None:
+                            return replay
+                    args = (env, data) if body is not None else (env,)
+                    result = view(*args, **kwargs)
+                    response_obj = _make_response(result, response, many, status)
+                    if key:
+                        _idempotency_store(env, key, response_obj)
+                return response_obj
+
+            self.add_url_rule(rule, view_func=wrapper, methods=methods)
+            self.docs.append(EndpointDoc(rule=(self.url_prefix or "") + rule, methods=methods,
+                                         summary=summary or (view.__doc__ or "").strip().split("\n")[0],
+                                         tag=tag or self.name, body=body, response=response,
+                                         many=many, status=status, query=query or {},
+                                         public=public))
+            return wrapper
+
+        return decorate
+
+
+def _make_response(result: Any, schema: type[Schema] | None, many: bool, status: int):
+    from flask import Response
+
+    if isinstance(result, Response):
+        return result
+    etag = None
+    if schema is not None and result is not None:
+        if isinstance(result, Page):
+            body = {"items": schema(many=True).dump(result.items), "total": result.total,
+                    "page": result.page, "per_page": result.per_page}
+        else:
+            body = schema(many=many).dump(result)
+            if not many and hasattr(result, "version"):
+                etag = f'"{result.version}"'
+    else:
+        body = result if result is not None else {}
+    resp = jsonify(body)
+    resp.status_code = status
+    if etag:
+        resp.headers["ETag"] = etag
+    return resp
+
+
+def check_if_match(record) -> None:
+    """412 when the client's ``If-Match`` names another version than the stored one."""
+    header = request.headers.get("If-Match")
+    if header and header.strip() not in ("*", f'"{record.version}"', str(record.version)):
+        raise StaleRecord(f"{record.__record__} {record.id} is at version {record.version}, "
+                          f"not {header}")
+
+
+# -- authentication --------------------------------------------------------------------------
+
+
+def authenticate(sf) -> int:
+    """The user id behind ``Authorization: Bearer <token>`` (or the web session's user)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        digest = token_digest(header[7:].strip())
+        Token = sf.registry["res.api_token"]
+        with sf.transaction(readonly=True) as env:
+            token = env.session.scalars(select(Token).where(Token.token_hash == digest)).one_or_none()
+            if token is None or token.revoked or not token.user.active or (
+                token.expires_at is not None and _aware(token.expires_at) < env.now
+            ):
+                raise AuthenticationError("invalid or expired API token")
+            return token.user_id
+    from flask import session
+
+    user_id = session.get("user_id")
+    if user_id is not None:
+        return user_id
+    raise AuthenticationError("authentication required: send 'Authorization: Bearer <token>'")
+
+
+def _aware(value):
+    import datetime as dt
+
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# -- idempotency -----------------------------------------------------------------------------
+
+
+def _request_hash() -> str:
+    raw = json.dumps(request.get_json(silent=True), sort_keys=True, default=str)
+    return hashlib.sha256(f"{request.method} {request.path} {raw}".encode()).hexdigest()
+
+
+def _idempotency_lookup(env, key: str):
+    Key = env["api.idempotency"]
+    found = env.session.scalars(
+        select(Key).where(Key.user_id == env.user_id, Key.key == key)
+    ).one_or_none()
+    if found is None:
+        return None
+    if found.request_hash != _request_hash():
+        raise ValidationError({"Idempotency-Key": ["already used with a different request body"]})
+    resp = jsonify(found.body)
+    resp.status_code = found.status
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def _idempotency_store(env, key: str, response) -> None:
+    env.session.add(env["api.idempotency"](
+        user_id=env.user_id, key=key, request_hash=_request_hash(), status=response.status_code,
+        body=response.get_json(),
+    ))
+    env.session.flush()
+
+
+# -- lists -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+
+def paginate(env, record: str, *, sortable: dict[str, Any], filterable: dict[str, Callable],
+             default_sort: str = "-id", base_criteria: tuple = ()) -> Page:
+    """A page of ``record`` by ``?page=&per_page=&sort=field,-other&<filter>=value``.
+
+    Only allow-listed fields sort or filter; anything else is a 422 naming the parameter.
+    ``filterable`` maps a query parameter to a function ``value -> criterion``.
+    """
+    from sqlalchemy import func
+
+    cls = env[record]
+    args = request.args
+    try:
+        page = max(1, int(args.get("page", 1)))
+        per_page = min(MAX_PAGE_SIZE, max(1, int(args.get("per_page", 50))))
+    except ValueError:
+        raise ValidationError({"page": ["page and per_page must be whole numbers"]}) from None
+    criteria = list(base_criteria)
+    reserved = {"page", "per_page", "sort"}
+    for name, value in args.items():
+        if name in reserved:
+            continue
+        make = filterable.get(name)
+        if make is None:
+            raise ValidationError({name: [f"not a filter; allowed: {sorted(filterable)}"]})
+        try:
+            criteria.append(make(value))
+        except (ValueError, ArithmeticError) as exc:
+            raise ValidationError({name: [str(exc) or "invalid value"]}) from exc
+    order = []
+    for part in (args.get("sort") or default_sort).split(","):
+        part = part.strip()
+        desc = part.startswith("-")
+        name = part.lstrip("-+")
+        column = sortable.get(name) if name != "id" else cls.id
+        if column is None:
+            raise ValidationError({"sort": [f"cannot sort by {name!r}; allowed: {sorted(sortable)}"]})
+        order.append(column.desc() if desc else column.asc())
+    order.append(cls.id.desc())
+    total = env.session.scalar(select(func.count()).select_from(cls).where(*criteria))
+    items = env.session.scalars(
+        select(cls).where(*criteria).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(list(items), total or 0, page, per_page)
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def _as_field_errors(messages: Any) -> dict[str, list[str]]:
+    from core.config import flatten_errors
+
+    out: dict[str, list[str]] = {}
+    for line in flatten_errors(messages):
+        key, _, msg = line.partition(": ")
+        out.setdefault(key if msg else "_schema", []).append(msg or key)
+    return out
+
+
+def _error(status: int, code: str, message: str, **extra):
+    body = {"error": {"code": code, "message": message, **extra}}
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        return _error(422, "validation_error", "invalid input", fields=exc.errors)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return _error(404, "not_found", str(exc))
+
+    @app.errorhandler(AuthenticationError)
+    def _unauthenticated(exc: AuthenticationError):
+        resp = _error(401, "unauthenticated", str(exc))
+        resp.headers["WWW-Authenticate"] = "Bearer"
+        return resp
+
+    @app.errorhandler(AccessDenied)
+    def _forbidden(exc: AccessDenied):
+        return _error(403, "forbidden", str(exc))
+
+    @app.errorhandler(TransitionBlocked)
+    def _blocked(exc: TransitionBlocked):
+        return _error(409, "transition_refused", str(exc), trigger=exc.trigger, reasons=exc.reasons)
+
+    @app.errorhandler(StaleRecord)
+    def _stale(exc: StaleRecord):
+        return _error(412, "precondition_failed", str(exc))
+
+    @app.errorhandler(StaleDataError)
+    def _stale_data(exc: StaleDataError):
+        return _error(409, "conflict", "the record was changed by someone else; reload and retry")
+
+    @app.errorhandler(ConflictError)
+    def _conflict(exc: ConflictError):
+        return _error(409, "conflict", str(exc))
+
+    @app.errorhandler(ImmutableRecord)
+    def _immutable(exc: ImmutableRecord):
+        return _error(409, "immutable", str(exc))
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError):
+        return _error(409, "conflict", "the change conflicts with existing data (duplicate or "
+                      "missing reference)")
+
+    bp = Blueprint("salesflow_api", __name__, url_prefix=API_PREFIX)
+
+    @bp.post("/auth/token")
+    def issue_token():
+        """Exchange login and password for an API token (shown once)."""
+        from core.security import new_token
+
+        sf = current_app.extensions["salesflow"]
+        payload = request.get_json(silent=True) or {}
+        login, password = payload.get("login"), payload.get("password")
+        if not isinstance(login, str) or not isinstance(password, str):
+            raise ValidationError({"login": ["login and password are required strings"]})
+        with sf.transaction() as env:
+            User = env["res.user"]
+            user = env.session.scalars(select(User).where(User.login == login)).one_or_none()
+            if user is None or not user.check_password(password):
+                raise AuthenticationError("wrong login or password")
+            token, digest = new_token()
+            env.session.add(env["res.api_token"](user_id=user.id, name=payload.get("name") or "api",
+                                                 token_hash=digest))
+        return jsonify({"token": token, "user_id": user.id}), 201
+
+    @bp.get("/openapi.json")
+    def openapi():
+        """The OpenAPI 3 document of every enabled addon's endpoints."""
+        return jsonify(build_openapi(current_app))
+
+    @bp.get("/me")
+    def me():
+        sf = current_app.extensions["salesflow"]
+        user_id = authenticate(sf)
+        with sf.transaction(user=user_id, readonly=True) as env:
+            return jsonify({"id": env.user.id, "login": env.user.login, "name": env.user.name,
+                            "roles": sorted(env.roles)})
+
+    app.register_blueprint(bp)
+
+
+def build_openapi(app: Flask) -> dict[str, Any]:
+    sf = app.extensions["salesflow"]
+    spec = APISpec(title=f"salesflow API ({sf.config.name})", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    errors = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for bp in app.blueprints.values():
+        for doc in getattr(bp, "docs", []):
+            path = doc.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+            ops = paths.setdefault(path, {})
+            for method in doc.methods:
+                op: dict[str, Any] = {"summary": doc.summary, "tags": [doc.tag], "responses": {}}
+                if not doc.public:
+                    op["security"] = [{"bearer": []}]
+                params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                          for n in _path_params(path)]
+                params += [{"name": n, "in": "query", "required": False, "description": d,
+                            "schema": {"type": "string"}} for n, d in doc.query.items()]
+                if params:
+                    op["parameters"] = params
+                if doc.body is not None:
+                    op["requestBody"] = {"required": True, "content": {
+                        "application/json": {"schema": doc.body}}}
+                ok: dict[str, Any] = {"description": "success"}
+                if doc.response is not None:
+                    schema: Any = doc.response
+                    ok["content"] = {"application/json": {"schema": {"type": "array", "items": schema}
+                                                          if doc.many else schema}}
+                op["responses"][str(doc.status)] = ok
+                for code in ("401", "403", "404", "409", "412", "422"):
+                    op["responses"][code] = errors
+                ops[method.lower()] = op
+    for path, ops in sorted(paths.items()):
+        spec.path(path=path, operations=ops)
+    return spec.to_dict()
+
+
+def _path_params(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{(\w+)}", path)

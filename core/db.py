@@ -1,0 +1,56 @@
+"""Engines. SQLite is the embedded default, PostgreSQL production.
+
+SQLite ignores ``SELECT ... FOR UPDATE``, so write transactions start with ``BEGIN IMMEDIATE``:
+SQLite then admits one writer at a time (readers go on, thanks to WAL) and a second writer waits
+up to ``busy_timeout`` instead of failing. Two workers can never both pass a check that only one
+fits. The driver's own transaction handling is switched off so SQLAlchemy's ``begin`` is the
+only place a transaction starts (SQLAlchemy's documented recipe for pysqlite); that also makes
+SQLite DDL transactional, which migrations rely on.
+
+On PostgreSQL, checks lock the one row they depend on (``Env.lock``, ``SELECT ... FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE = "salesflow_write"
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            from pathlib import Path
+
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        _setup_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

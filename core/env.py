@@ -1,0 +1,355 @@
+"""``Env``: one transaction of one user in one app. Every command and request gets one.
+
+    with salesflow.transaction(user=user) as env:
+        order = env.get("sale.order", 42)          # record rules apply: hidden -> NotFound
+        order.fire("approve")                      # workflow, roles, guards, approvals, log
+        env.create("sale.customer", name="ACME")   # access checked, validated, audited
+
+Everything in the block commits together or not at all; signals are sent after the commit.
+Permissions are enforced below the service layer, on the session itself, so forms, API,
+reports and exports cannot differ:
+
+* reading: ``do_orm_execute`` refuses models the user may not read and adds every addon's
+  record-rule criteria (``record_rule_filters`` hook) to every ORM query;
+* writing: ``before_flush`` checks create / write / delete rights, runs ``record_validate``,
+  refuses changes to append-only rows and posted documents, refuses ``state`` changes that did
+  not come from the workflow engine, and writes the audit log.
+
+``env.sudo()`` lifts access checks and record rules for kernel and addon internals (e.g. a
+credit check summing invoices the user cannot list).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, attributes, with_loader_criteria
+
+from core.errors import AccessDenied, ImmutableRecord, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from core.app import Salesflow
+
+SUPERUSER_ROLE = "admin"
+
+
+class Env:
+    def __init__(self, sf: Salesflow, session: Session, user: Any | None):
+        self.sf = sf
+        self.session = session
+        self.user = user  # a res.user record, or None for the system itself
+        self.roles: frozenset[str] = frozenset(user.role_codes()) if user is not None else frozenset()
+        self._sudo = 0
+        self._after_commit: list[Callable[[], None]] = []
+        self._rule_cache: dict[type, list] = {}
+        self._fired: dict[int, str] = {}  # id(record) -> state the engine set
+        session.info["env"] = self
+
+    # -- registry and settings -------------------------------------------------------------
+    def __getitem__(self, record: str) -> type:
+        return self.sf.registry[record]
+
+    @property
+    def hook(self):
+        return self.sf.pm.hook
+
+    def settings(self, addon: str) -> dict[str, Any]:
+        return self.sf.settings[addon]
+
+    @property
+    def config(self):
+        return self.sf.config
+
+    @property
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user is not None else None
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.user is None or SUPERUSER_ROLE in self.roles
+
+    @property
+    def unrestricted(self) -> bool:
+        """True when access checks and record rules do not apply (system, admin, sudo)."""
+        return self._sudo > 0 or self.is_superuser
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    @contextlib.contextmanager
+    def sudo(self) -> Iterator[Env]:
+        """Run the block without access checks and record rules (internal computations)."""
+        self._sudo += 1
+        try:
+            yield self
+        finally:
+            self._sudo -= 1
+
+    # -- access ----------------------------------------------------------------------------
+    def can(self, record: str, operation: str) -> bool:
+        """May the user ``operation`` ("read", "create", "write", "delete") ``record``?"""
+        if self.unrestricted:
+            return True
+        return self.sf.security.allows(self.roles, record, operation)
+
+    def check_access(self, record: str, operation: str) -> None:
+        if not self.can(record, operation):
+            raise AccessDenied(f"you may not {operation} {record} (roles: {sorted(self.roles) or 'none'})")
+
+    def rule_criteria(self, cls: type) -> list:
+        if self.unrestricted:
+            return []
+        cached = self._rule_cache.get(cls)
+        if cached is None:
+            cached = [c for group in self.hook.record_rule_filters(model=cls, env=self) for c in group or []]
+            self._rule_cache[cls] = cached
+        return cached
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, record: str, ident: Any, *, lock: bool = False):
+        """Fetch by id through access rights and record rules; NotFound when hidden or missing."""
+        cls = self[record]
+        stmt = select(cls).where(cls.id == ident)
+        if lock:
+            stmt = stmt.with_for_update()
+        try:
+            ident = int(ident)
+        except (TypeError, ValueError):
+            raise NotFound(record, ident) from None
+        found = self.session.scalars(stmt).one_or_none()
+        if found is None:
+            raise NotFound(record, ident)
+        return found
+
+    def search(self, record: str, *criteria, order_by=None, limit: int | None = None,
+               offset: int = 0) -> list:
+        cls = self[record]
+        stmt = select(cls).where(*criteria)
+        if order_by is not None:
+            stmt = stmt.order_by(*(order_by if isinstance(order_by, (list, tuple)) else [order_by]))
+        else:
+            stmt = stmt.order_by(cls.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return list(self.session.scalars(stmt))
+
+    def lock(self, record_obj) -> Any:
+        """Lock one row until commit (``FOR UPDATE``; on SQLite the write transaction is the lock)
+        and reload it, so a check sees what concurrent transactions committed."""
+        cls = type(record_obj)
+        self.session.flush()
+        with self.sudo():
+            stmt = select(cls).where(cls.id == record_obj.id).with_for_update()
+            stmt = stmt.execution_options(populate_existing=True)
+            return self.session.scalars(stmt).one()
+
+    # -- writing ---------------------------------------------------------------------------
+    def create(self, record: str, **values):
+        cls = self[record]
+        self.check_access(record, "create")
+        obj = cls(**values)
+        self.session.add(obj)
+        self.session.flush()
+        return obj
+
+    def write(self, obj, **values):
+        self.check_access(obj.__record__, "write")
+        for key, value in values.items():
+            if not hasattr(type(obj), key):
+                raise ValidationError({key: [f"unknown field of {obj.__record__}"]})
+            setattr(obj, key, value)
+        self.session.flush()
+        return obj
+
+    def delete(self, obj) -> None:
+        self.check_access(obj.__record__, "delete")
+        self.session.delete(obj)
+        self.session.flush()
+
+    def next_number(self, code: str, period: str = "") -> int:
+        """Gap-free sequence number (e.g. invoices per year): locked row, same transaction."""
+        return self.sf.sequences.next(self, code, period)
+
+    # -- workflow --------------------------------------------------------------------------
+    def fire(self, record_obj, trigger: str, *, comment: str | None = None, **kwargs):
+        return self.sf.workflows.fire(self, record_obj, trigger, comment=comment, **kwargs)
+
+    def blockers(self, record_obj, trigger: str) -> list[str]:
+        """Why ``trigger`` would be refused now (``[]`` if it would pass). Writes nothing."""
+        return self.sf.workflows.blockers(self, record_obj, trigger)
+
+    def available_triggers(self, record_obj) -> dict[str, list[str]]:
+        """Triggers from the record's state, each with its blockers (``[]`` = can fire)."""
+        return self.sf.workflows.available(self, record_obj)
+
+    # -- commit ----------------------------------------------------------------------------
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+
+def install_session_events(session: Session) -> None:
+    """Bind the access, validation, audit and immutability rules to one session."""
+    from sqlalchemy import event
+
+    event.listen(session, "do_orm_execute", _on_execute)
+    event.listen(session, "before_flush", _on_before_flush)
+    event.listen(session, "after_flush", _on_after_flush)
+
+
+def _env_of(session: Session) -> Env | None:
+    return session.info.get("env")
+
+
+def _on_execute(state) -> None:
+    env = _env_of(state.session)
+    if env is None:
+        return
+    if state.is_update or state.is_delete:
+        for mapper in state.all_mappers:
+            cls = mapper.class_
+            if getattr(cls, "__append_only__", False) or getattr(cls, "__posted_states__", ()):
+                raise ImmutableRecord(f"bulk {'update' if state.is_update else 'delete'} of "
+                                      f"{cls.__record__} is not allowed")
+        return
+    if not state.is_select or env.unrestricted:
+        return
+    options = []
+    for mapper in state.all_mappers:
+        cls = mapper.class_
+        record = getattr(cls, "__record__", None)
+        if record is None:
+            continue
+        if not env.sf.security.allows(env.roles, record, "read"):
+            raise AccessDenied(f"you may not read {record}")
+        criteria = env.rule_criteria(cls)
+        if criteria:
+            from sqlalchemy import and_
+
+            options.append(with_loader_criteria(cls, and_(*criteria), include_aliases=True))
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+def _column_changes(obj) -> dict[str, tuple[Any, Any]]:
+    changes = {}
+    state = attributes.instance_state(obj)
+    for attr in state.mapper.column_attrs:
+        hist = state.attrs[attr.key].history
+        if hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old != new:
+                changes[attr.key] = (old, new)
+    return changes
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+_IGNORED_IN_AUDIT = {"updated_at", "version", "created_at"}
+
+
+def _on_before_flush(session: Session, _flush_context, _instances) -> None:
+    env = _env_of(session)
+    if env is None:
+        return
+    sf = env.sf
+    audit_rows = []
+    for obj in list(session.new):
+        record = getattr(obj, "__record__", None)
+        if record is None or getattr(obj, "__system__", False):
+            continue
+        if not env.unrestricted and not sf.security.allows(env.roles, record, "create"):
+            raise AccessDenied(f"you may not create {record}")
+        wf = sf.workflows.get(record)
+        if wf is not None:
+            current = getattr(obj, wf.field, None)
+            if current is None:
+                setattr(obj, wf.field, wf.initial)
+            elif current != wf.initial and env._fired.get(id(obj)) != current:
+                raise ValidationError({wf.field: [f"a new {record} starts in state {wf.initial!r}"]})
+        _validate(env, obj)
+        if obj.__audit__:
+            audit_rows.append((obj, "create", None))
+    for obj in list(session.dirty):
+        record = getattr(obj, "__record__", None)
+        if record is None or not session.is_modified(obj, include_collections=False):
+            continue
+        changes = _column_changes(obj)
+        if not changes:
+            continue
+        if obj.__append_only__:
+            raise ImmutableRecord(f"{record} {obj.id} is append-only and cannot be changed")
+        wf = sf.workflows.get(record)
+        if wf is not None and wf.field in changes:
+            if env._fired.get(id(obj)) != changes[wf.field][1]:
+                raise ValidationError(
+                    {wf.field: [f"the state of {record} changes only through its workflow triggers"]}
+                )
+        if obj.__posted_states__:
+            old_state = changes.get("state", (getattr(obj, "state", None),))[0]
+            if old_state in obj.__posted_states__:
+                frozen = sorted(set(changes) - set(obj.__mutable_when_posted__) - _IGNORED_IN_AUDIT)
+                if frozen:
+                    raise ImmutableRecord(
+                        f"{record} {obj.id} is posted; {', '.join(frozen)} cannot change "
+                        "(correct it by a reversing document)"
+                    )
+        if not env.unrestricted and not sf.security.allows(env.roles, record, "write"):
+            raise AccessDenied(f"you may not write {record}")
+        _validate(env, obj)
+        if obj.__audit__:
+            audit_rows.append((obj, "write", changes))
+    for obj in list(session.deleted):
+        record = getattr(obj, "__record__", None)
+        if record is None:
+            continue
+        if obj.__append_only__ or obj.is_posted():
+            raise ImmutableRecord(f"{record} {obj.id} cannot be deleted")
+        if not env.unrestricted and not sf.security.allows(env.roles, record, "delete"):
+            raise AccessDenied(f"you may not delete {record}")
+        if obj.__audit__:
+            audit_rows.append((obj, "delete", None))
+    if audit_rows:
+        session.info.setdefault("audit_pending", []).extend(audit_rows)
+
+
+def _on_after_flush(session: Session, _flush_context) -> None:
+    pending = session.info.pop("audit_pending", None)
+    env = _env_of(session)
+    if pending and env is not None:
+        env.sf.audit.write(env, pending)
+
+
+def _validate(env: Env, obj) -> None:
+    errors: dict[str, list[str]] = {}
+    check = getattr(obj, "validate", None)
+    if callable(check):
+        for field, messages in (check() or {}).items():
+            errors.setdefault(field, []).extend(messages)
+    for answer in env.hook.record_validate(record=obj, env=env):
+        for field, messages in (answer or {}).items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def jsonable(value: Any) -> Any:
+    return _jsonable(value)

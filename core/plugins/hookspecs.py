@@ -1,0 +1,98 @@
+"""Every hook salesflow offers, in one place.
+
+A hook is a decision or a computation any enabled addon may join. Implementations are plain
+functions marked ``@hookimpl`` in a module an addon lists under ``[provides].hooks``; they may
+accept fewer arguments than the spec. Calls are always by keyword.
+
+Order: pluggy calls implementations last-registered-first, and addons are registered in addon
+order, so the most dependent addon runs first (like the outermost ``super()``). ``firstresult``
+hooks stop at the first non-``None`` answer.
+
+Every spec here must have an entry in ``docs/hooks.md`` and a test named ``test_hook_<name>``
+(``tests/test_meta.py`` enforces both).
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "salesflow"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel: records and workflow
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def workflow_transition_blockers(record, trigger, source, dest, env):
+    """Return reasons (``list[str]``) why ``record`` must not go ``source -> dest`` by ``trigger``.
+
+    Called for every candidate transition after its declared guards, before anything changes.
+    Return ``[]`` when this addon has no objection. Must not write to the database (the answer
+    is also used to show why a button is disabled).
+    """
+
+
+@hookspec
+def workflow_transition_done(record, trigger, source, dest, env):
+    """React inside the transaction, after ``record`` moved ``source -> dest``.
+
+    Use it for work that must commit or roll back with the transition (create a document,
+    reserve stock). Raising aborts the whole transition. For after-commit news use the
+    ``record_transitioned`` signal instead.
+    """
+
+
+@hookspec
+def record_validate(record, env):
+    """Return ``{field: [messages]}`` of problems with ``record`` before it is flushed.
+
+    Called for every new or changed record whose class is in this app. Return ``{}`` (or
+    ``None``) when it is fine. Must not write to the database.
+    """
+
+
+@hookspec
+def record_rule_filters(model, env):
+    """Return SQLAlchemy criteria (``list``) restricting which rows of ``model`` ``env.user`` sees.
+
+    ``model`` is the composed class. Criteria of all addons are AND-ed and applied to every ORM
+    query the user's transaction makes (lists, pages, reports, exports), and to fetching by id
+    (a hidden row is "not found"). Return ``[]`` for no restriction. Not called for superusers
+    or in ``env.sudo()``.
+    """
+
+
+@hookspec(firstresult=True)
+def approval_fingerprint(record, env):
+    """Return a string that changes whenever what an approval approved changes.
+
+    An approval stores it; approvals whose fingerprint differs from the record's current one
+    are void. First non-``None`` answer wins; the kernel's default hashes every column.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel: application
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def app_configured(app, salesflow):
+    """Called once when a Flask app is built, after blueprints are registered.
+
+    Use it to add template globals, error handlers or CLI-independent setup. Must not touch the
+    database (the app may be built before it exists).
+    """
+
+
+@hookspec
+def demo_data(env, rng):
+    """Fill a fresh database with demonstration data for this addon.
+
+    Called in addon order by ``salesflow demo``, inside one transaction, with a seeded
+    ``random.Random``. Addons add to what earlier addons created.
+    """

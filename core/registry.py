@@ -1,0 +1,284 @@
+"""Record models: declared by addons as plain classes, composed once per app, then mapped.
+
+An addon declares a record with ``@model("sale.order")`` on a class holding SQLAlchemy 2 typed
+attributes (``Mapped[...] = mapped_column(...)``, ``relationship(...)``) and methods. Another addon
+adds columns, relationships and methods with ``@extends("sale.order")``; its methods may call
+``super()``. ``Registry.build`` composes, per app and in addon order, one class
+
+    type("SaleOrder", (ext_n, ..., ext_1, SaleOrder, Record, Base), {...})
+
+and maps it with a declarative base of its own, so two apps with different addon sets live in one
+process. Code reaches classes through the registry by record name (``env["sale.order"]``), never
+by importing another addon's module.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import datetime as dt
+import inspect
+import sys
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, ForwardRef, Optional
+
+from sqlalchemy import DateTime, Integer, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, MapperProperty, declared_attr, mapped_column
+
+from core.errors import RegistryError
+
+_MARK = "__salesflow_decl__"
+_PROPS = "__salesflow_props__"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _detach_properties(cls: type) -> None:
+    """Move relationship()-like attributes off the declaring class.
+
+    SQLAlchemy refuses mapper properties on unmapped mixins; the registry re-attaches a fresh copy
+    to each composed class instead, so each app gets relationships of its own.
+    """
+    props: dict[str, tuple[MapperProperty, Any]] = {}
+    annotations = cls.__dict__.get("__annotations__", {})
+    module_globals = vars(sys.modules[cls.__module__])
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, MapperProperty):
+            annotation = annotations.pop(name, None)
+            if isinstance(annotation, str):
+                annotation = _resolve_annotation(annotation, module_globals)
+            props[name] = (value, annotation)
+            delattr(cls, name)
+    setattr(cls, _PROPS, props)
+
+
+class _RecordRef(str):
+    """A record class named in an annotation, left for the app's class registry to resolve."""
+
+    def __or__(self, other):
+        return Optional[ForwardRef(str(self))]  # noqa: UP045 - a runtime typing object
+
+    __ror__ = __or__
+
+
+class _Namespace(dict):
+    def __init__(self, module_globals: dict[str, Any]):
+        super().__init__()
+        self.module_globals = module_globals
+
+    def __missing__(self, key: str) -> Any:
+        value = self.module_globals.get(key, _MISSING)
+        if value is _MISSING:
+            value = getattr(builtins, key, _MISSING)
+        if value is _MISSING or (isinstance(value, type) and _MARK in value.__dict__):
+            # another record (maybe of another addon): resolved by class name at mapping time
+            return _RecordRef(key)
+        return value
+
+
+_MISSING = object()
+
+
+def _resolve_annotation(text: str, module_globals: dict[str, Any]) -> Any:
+    """``"Mapped[list[OrderLine]]"`` (from ``from __future__ import annotations``) to an object
+    whose record names are forward references, so each app maps them to its own classes."""
+    return eval(text, {}, _Namespace(module_globals))  # noqa: S307 - a class annotation
+
+
+def model(record: str):
+    """Declare the record ``record`` (e.g. ``"sale.order"``). The class needs ``__tablename__``."""
+
+    def mark(cls: type) -> type:
+        if "__tablename__" not in cls.__dict__:
+            raise RegistryError(f"@model({record!r}) on {cls.__qualname__}: __tablename__ missing")
+        _detach_properties(cls)
+        setattr(cls, _MARK, ("model", record))
+        return cls
+
+    return mark
+
+
+def extends(record: str):
+    """Add columns, relationships and methods to a record another addon declared."""
+
+    def mark(cls: type) -> type:
+        _detach_properties(cls)
+        setattr(cls, _MARK, ("extends", record))
+        return cls
+
+    return mark
+
+
+class Record:
+    """Columns and behaviour every record has. Composed classes inherit it."""
+
+    __record__: str = ""
+    __addon__: str = ""
+    #: audit changes of these records (who, when, old and new values)
+    __audit__: bool = False
+    #: when this returns True the record is posted: only ``__mutable_when_posted__`` may change
+    __posted_states__: tuple[str, ...] = ()
+    __mutable_when_posted__: frozenset[str] = frozenset()
+    #: rows are append-only (logs): never updated or deleted through the app
+    __append_only__: bool = False
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda: dt.datetime.now(dt.UTC), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True),
+        default=lambda: dt.datetime.now(dt.UTC),
+        onupdate=lambda: dt.datetime.now(dt.UTC),
+        server_default=func.now(),
+    )
+    #: optimistic-lock version; exposed as the ETag of the record
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
+
+    @property
+    def env(self):
+        """The transaction (``core.env.Env``) this record was loaded in."""
+        from sqlalchemy.orm import object_session
+
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError(f"{self!r} is not attached to a transaction")
+        return session.info["env"]
+
+    def is_posted(self) -> bool:
+        return bool(self.__posted_states__) and getattr(self, "state", None) in self.__posted_states__
+
+    def fire(self, trigger: str, *, comment: str | None = None, **kwargs):
+        """Fire a workflow trigger on this record (see ``core.workflow``)."""
+        return self.env.fire(self, trigger, comment=comment, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.__record__} id={self.id}>"
+
+
+@dataclass
+class RecordInfo:
+    name: str
+    cls: type
+    addon: str  # the declaring addon
+    extended_by: list[str] = field(default_factory=list)
+    #: column name -> addon that contributed it (migrations use this to find a column's branch)
+    column_owner: dict[str, str] = field(default_factory=dict)
+
+
+class Registry:
+    """The records of one app, composed from its enabled addons."""
+
+    def __init__(self) -> None:
+        class Base(DeclarativeBase):
+            metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+        self.Base = Base
+        self.metadata = Base.metadata
+        self.records: dict[str, RecordInfo] = {}
+
+    def __getitem__(self, name: str) -> type:
+        try:
+            return self.records[name].cls
+        except KeyError:
+            raise KeyError(f"no record {name!r} in this app (enabled: {sorted(self.records)})") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.records
+
+    def build(self, contributions: list[tuple[str, list[ModuleType]]]) -> None:
+        """Compose and map every record. ``contributions`` is [(addon, modules)] in addon order."""
+        declared: dict[str, tuple[str, type]] = {}
+        extensions: dict[str, list[tuple[str, type]]] = {}
+        for addon, modules in contributions:
+            for module in modules:
+                for cls in _marked_classes(module):
+                    kind, record = getattr(cls, _MARK)
+                    if kind == "model":
+                        if record in declared:
+                            raise RegistryError(
+                                f"record {record!r} declared twice: by addon "
+                                f"{declared[record][0]!r} and by {addon!r}"
+                            )
+                        declared[record] = (addon, cls)
+                    else:
+                        extensions.setdefault(record, []).append((addon, cls))
+        for record, exts in extensions.items():
+            if record not in declared:
+                raise RegistryError(
+                    f"addon {exts[0][0]!r} extends {record!r}, which no enabled addon declares"
+                )
+        class_names: dict[str, str] = {}
+        for record, (addon, base_cls) in declared.items():
+            exts = extensions.get(record, [])
+            layers = [cls for _, cls in reversed(exts)] + [base_cls]
+            name = base_cls.__name__
+            if name in class_names:
+                raise RegistryError(
+                    f"records {class_names[name]!r} and {record!r} share the class name {name!r}"
+                )
+            class_names[name] = record
+            namespace: dict[str, Any] = {
+                "__module__": f"salesflow.records.{addon}",
+                "__qualname__": name,
+                "__record__": record,
+                "__addon__": addon,
+                "__annotations__": {},
+            }
+            owner: dict[str, str] = {}
+            for (a, cls) in [(addon, base_cls)] + list(exts):
+                for col in _own_annotations(cls):
+                    owner.setdefault(col, a)
+                for pname, (prop, annotation) in getattr(cls, _PROPS).items():
+                    namespace[pname] = copy.copy(prop)
+                    if annotation is not None:
+                        namespace["__annotations__"][pname] = annotation
+            composed = type(name, (*layers, Record, self.Base), namespace)
+            self.records[record] = RecordInfo(
+                name=record,
+                cls=composed,
+                addon=addon,
+                extended_by=[a for a, _ in exts],
+                column_owner=owner,
+            )
+        try:
+            self.Base.registry.configure()
+        except Exception as exc:  # a broken relationship names the record
+            raise RegistryError(f"mapping records failed: {exc}") from exc
+        for info in self.records.values():
+            for col in info.cls.__table__.columns.keys():
+                info.column_owner.setdefault(col, "base")
+            info.cls.__table__.info["addon"] = info.addon
+
+    def by_table(self, table: str) -> RecordInfo | None:
+        for info in self.records.values():
+            if info.cls.__tablename__ == table:
+                return info
+        return None
+
+
+def _marked_classes(module: ModuleType) -> list[type]:
+    return [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if obj.__module__ == module.__name__ and _MARK in obj.__dict__
+    ]
+
+
+def _own_annotations(cls: type) -> list[str]:
+    return [
+        name
+        for name, ann in cls.__dict__.get("__annotations__", {}).items()
+        if "Mapped" in str(ann) and name in cls.__dict__
+    ]

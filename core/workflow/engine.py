@@ -1,0 +1,415 @@
+"""Compiled workflows: one ``transitions.Machine`` per record class, never one per row.
+
+The machine is built with ``model=None`` (no row is ever bound to it; a loaded row keeps its
+state), ``auto_transitions=False`` (no ``to_<state>`` shortcut that would skip guards) and no
+convenience methods on records. A trigger is fired through ``machine.events[trigger]``.
+
+Firing ``trigger`` on a record, in one transaction:
+
+1. the candidates are the transitions of ``trigger`` from the record's state, in order;
+2. for each, the reasons against it are gathered: missing role, declared guards, every addon's
+   ``workflow_transition_blockers`` and the configured approval levels. The first candidate
+   without reasons is taken. If none, ``TransitionBlocked`` carries every reason and nothing
+   has changed;
+3. ``before`` actions, the state change, ``after`` actions, one ``workflow.log`` row and the
+   ``workflow_transition_done`` hook run inside the transaction; the ``record_transitioned``
+   signal is sent after the commit.
+
+With approval rules, a trigger that still lacks a level records the current user's approval
+(when the user holds the next level's role) and returns an ``Outcome`` with ``done=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from transitions import Machine
+
+from core import signals
+from core.config import ApprovalRule
+from core.errors import AddonError, ConfigError, TransitionBlocked
+from core.workflow.spec import MergedWorkflow, Transition, WorkflowPatch, WorkflowSpec, merge
+
+if TYPE_CHECKING:
+    from core.env import Env
+
+
+@dataclass
+class Outcome:
+    """What a fired trigger did."""
+
+    trigger: str
+    source: str
+    dest: str | None  # None when the transition did not happen yet (approval pending)
+    done: bool
+    approvals_given: list[str] = field(default_factory=list)  # roles approved in this call
+    approvals_pending: list[str] = field(default_factory=list)  # roles still needed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "source": self.source,
+            "dest": self.dest,
+            "done": self.done,
+            "approvals_given": self.approvals_given,
+            "approvals_pending": self.approvals_pending,
+        }
+
+
+@dataclass
+class CompiledWorkflow:
+    record: str
+    cls: type
+    merged: MergedWorkflow
+    machine: Machine
+    approval: ApprovalRule | None = None
+    by_trigger: dict[str, list[Transition]] = field(default_factory=dict)
+
+    @property
+    def field(self) -> str:
+        return self.merged.field
+
+    @property
+    def initial(self) -> str:
+        return self.merged.initial
+
+    @property
+    def states(self) -> list[str]:
+        return self.merged.states
+
+    def candidates(self, trigger: str, state: str) -> list[Transition]:
+        return [t for t in self.by_trigger.get(trigger, []) if state in t.source]
+
+    def markup(self) -> dict[str, Any]:
+        """The compiled workflow as plain data (for `workflow show`, snapshots and docs)."""
+        return {
+            "record": self.record,
+            "field": self.field,
+            "initial": self.initial,
+            "states": list(self.states),
+            "final": list(self.merged.final),
+            "contributed_by": list(self.merged.contributed_by),
+            "transitions": [
+                {
+                    "trigger": t.trigger,
+                    "source": list(t.source),
+                    "dest": t.dest,
+                    "guards": list(t.guards),
+                    "roles": list(t.roles),
+                    "before": list(t.before),
+                    "after": list(t.after),
+                }
+                for t in self.merged.transitions
+            ],
+            "approvals": None
+            if self.approval is None
+            else {
+                "trigger": self.approval.trigger,
+                "amount_field": self.approval.amount_field,
+                "levels": [{"over": str(lv.over), "role": lv.role} for lv in self.approval.levels],
+            },
+        }
+
+
+class Workflows:
+    """Every compiled workflow of one app."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, CompiledWorkflow] = {}
+
+    def get(self, record: str) -> CompiledWorkflow | None:
+        return self.compiled.get(record)
+
+    def __getitem__(self, record: str) -> CompiledWorkflow:
+        try:
+            return self.compiled[record]
+        except KeyError:
+            raise KeyError(f"no workflow for {record!r}; known: {sorted(self.compiled)}") from None
+
+    def build(self, specs: list[tuple[str, WorkflowSpec]], patches: list[tuple[str, WorkflowPatch]],
+              registry, known_roles: set[str], approvals: list[ApprovalRule],
+              config_label: str) -> None:
+        by_record: dict[str, tuple[str, WorkflowSpec]] = {}
+        for addon, spec in specs:
+            if spec.record in by_record:
+                raise AddonError(f"workflow of {spec.record!r} declared by both "
+                                 f"{by_record[spec.record][0]!r} and {addon!r}")
+            by_record[spec.record] = (addon, spec)
+        for addon, patch in patches:
+            if patch.record not in by_record:
+                raise AddonError(f"addon {addon!r} patches the workflow of {patch.record!r}, "
+                                 "which no enabled addon declares")
+        for record, (addon, spec) in by_record.items():
+            if record not in registry:
+                raise AddonError(f"addon {addon!r} declares a workflow for unknown record {record!r}")
+            try:
+                merged = merge(spec, [(a, p) for a, p in patches if p.record == record])
+            except ValueError as exc:
+                raise AddonError(str(exc)) from exc
+            cls = registry[record]
+            _check(merged, cls, known_roles)
+            self.compiled[record] = self._compile(merged, cls)
+        for rule in approvals:
+            wf = self.compiled.get(rule.record)
+            where = f"{config_label}: [[approvals]] for {rule.record} {rule.trigger}"
+            if wf is None:
+                raise ConfigError(f"{where}: no workflow for {rule.record!r} in the enabled addons")
+            if rule.trigger not in wf.by_trigger:
+                raise ConfigError(f"{where}: unknown trigger; known: {sorted(wf.by_trigger)}")
+            if not hasattr(wf.cls, rule.amount_field):
+                raise ConfigError(f"{where}: {rule.record} has no field {rule.amount_field!r}")
+            for level in rule.levels:
+                if level.role not in known_roles:
+                    raise ConfigError(f"{where}: unknown role {level.role!r}; "
+                                      f"declared: {sorted(known_roles)}")
+            wf.approval = rule
+
+    @staticmethod
+    def _compile(merged: MergedWorkflow, cls: type) -> CompiledWorkflow:
+        machine = Machine(
+            model=None,
+            states=merged.states,
+            initial=None,
+            auto_transitions=False,
+            model_attribute=merged.field,
+            send_event=True,
+        )
+        by_trigger: dict[str, list[Transition]] = {}
+        for t in merged.transitions:
+            by_trigger.setdefault(t.trigger, []).append(t)
+            machine.add_transition(
+                t.trigger,
+                list(t.source),
+                t.dest,
+                # The engine decides beforehand (to gather every reason); the machine takes
+                # exactly the transition that was chosen.
+                conditions=[_chosen(t)],
+                before=[_action(name) for name in t.before],
+                after=[_action(name) for name in t.after],
+            )
+        return CompiledWorkflow(merged.record, cls, merged, machine, by_trigger=by_trigger)
+
+    # -- firing ---------------------------------------------------------------------------
+    def fire(self, env: Env, record, trigger: str, *, comment: str | None = None, **params):
+        wf = self[record.__record__]
+        source = getattr(record, wf.field)
+        candidates = wf.candidates(trigger, source)
+        if not candidates:
+            raise TransitionBlocked(record, trigger, [_wrong_state(wf, trigger, source)])
+        env.session.flush()  # the user's own pending changes are checked as the user
+        reasons: list[str] = []
+        chosen = None
+        approval_state = None
+        for t in candidates:
+            found = self._reasons(env, wf, record, t, comment)
+            if not found and wf.approval is not None and wf.approval.trigger == trigger:
+                approval_state = _approvals(env, wf, record)
+                if approval_state.refusal:
+                    found = [approval_state.refusal]
+            if not found:
+                chosen = t
+                break
+            reasons.extend(r for r in found if r not in reasons)
+        if chosen is None:
+            raise TransitionBlocked(record, trigger, reasons)
+        with env.sudo():
+            if approval_state is not None and approval_state.to_give is not None:
+                approval_state.give(env, record, trigger, comment)
+                if approval_state.pending_after:
+                    env.session.flush()
+                    return Outcome(trigger, source, None, False,
+                                   [approval_state.to_give.role], approval_state.pending_after)
+            env._fired[id(record)] = chosen.dest
+            event = wf.machine.events[trigger]
+            if not event.trigger(record, _chosen=chosen, params=params):
+                raise TransitionBlocked(record, trigger, ["the state machine refused the transition"])
+            env.session.add(
+                env["workflow.log"](
+                    record=wf.record, record_id=record.id, trigger=trigger, source=source,
+                    dest=chosen.dest, user_id=env.user_id, comment=comment,
+                )
+            )
+            env.hook.workflow_transition_done(
+                record=record, trigger=trigger, source=source, dest=chosen.dest, env=env
+            )
+            env.session.flush()
+        _send_after_commit(env, wf.record, record.id, trigger, source, chosen.dest)
+        given = [approval_state.to_give.role] if approval_state and approval_state.to_give else []
+        return Outcome(trigger, source, chosen.dest, True, given, [])
+
+    def _reasons(self, env: Env, wf: CompiledWorkflow, record, t: Transition,
+                 comment: str | None) -> list[str]:
+        reasons: list[str] = []
+        if t.roles and not env.has_role(*t.roles):
+            if env.user is not None:
+                reasons.append(f"{t.trigger!r} needs one of the roles {', '.join(t.roles)}")
+        elif not t.roles and not env.can(wf.record, "write"):
+            reasons.append(f"you may not change {wf.record}")
+        if t.needs_comment and not (comment and comment.strip()):
+            reasons.append(f"{t.trigger!r} needs a comment saying why")
+        for guard in t.guards:
+            reasons.extend(_as_reasons(getattr(record, guard)(), guard))
+        for answer in env.hook.workflow_transition_blockers(
+            record=record, trigger=t.trigger, source=getattr(record, wf.field), dest=t.dest, env=env
+        ):
+            reasons.extend(answer or [])
+        return reasons
+
+    def blockers(self, env: Env, record, trigger: str) -> list[str]:
+        wf = self[record.__record__]
+        source = getattr(record, wf.field)
+        candidates = wf.candidates(trigger, source)
+        if not candidates:
+            return [_wrong_state(wf, trigger, source)]
+        reasons: list[str] = []
+        for t in candidates:
+            found = self._reasons(env, wf, record, t, comment="-" if t.needs_comment else None)
+            if not found and wf.approval is not None and wf.approval.trigger == trigger:
+                state = _approvals(env, wf, record)
+                found = [state.refusal] if state.refusal else []
+            if not found:
+                return []
+            reasons.extend(r for r in found if r not in reasons)
+        return reasons
+
+    def available(self, env: Env, record) -> dict[str, list[str]]:
+        wf = self[record.__record__]
+        source = getattr(record, wf.field)
+        triggers = []
+        for t in wf.merged.transitions:
+            if source in t.source and t.trigger not in triggers:
+                triggers.append(t.trigger)
+        return {trigger: self.blockers(env, record, trigger) for trigger in triggers}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _chosen(t: Transition):
+    def condition(event) -> bool:
+        return event.kwargs.get("_chosen") is t
+
+    return condition
+
+
+def _action(name: str):
+    def run(event) -> None:
+        getattr(event.model, name)(**event.kwargs.get("params", {}))
+
+    run.__name__ = name
+    return run
+
+
+def _as_reasons(answer: Any, guard: str) -> list[str]:
+    if answer is None or answer is True:
+        return []
+    if answer is False:
+        return [f"{guard.replace('_', ' ')} failed"]
+    if isinstance(answer, str):
+        return [answer]
+    return [str(a) for a in answer]
+
+
+def _wrong_state(wf: CompiledWorkflow, trigger: str, source: str) -> str:
+    sources = sorted({s for t in wf.by_trigger.get(trigger, []) for s in t.source})
+    if not sources:
+        return f"{wf.record} has no trigger {trigger!r}"
+    return f"{trigger!r} is not possible in state {source!r} (only from {', '.join(sources)})"
+
+
+def _check(merged: MergedWorkflow, cls: type, known_roles: set[str]) -> None:
+    where = f"workflow of {merged.record!r} (addons {merged.contributed_by or ['-']})"
+    if len(set(merged.states)) != len(merged.states):
+        raise AddonError(f"{where}: duplicate states")
+    if merged.initial not in merged.states:
+        raise AddonError(f"{where}: initial state {merged.initial!r} is not a state")
+    if not hasattr(cls, merged.field):
+        raise AddonError(f"{where}: {merged.record} has no column {merged.field!r}")
+    for t in merged.transitions:
+        for state in (*t.source, t.dest):
+            if state not in merged.states:
+                raise AddonError(f"{where}: {t.trigger!r} uses unknown state {state!r}")
+        for name in (*t.guards, *t.before, *t.after):
+            if not callable(getattr(cls, name, None)):
+                raise AddonError(f"{where}: {t.trigger!r} names {name!r}, which is not a method "
+                                 f"of {merged.record}")
+        unknown = set(t.roles) - known_roles
+        if unknown:
+            raise AddonError(f"{where}: {t.trigger!r} names undeclared roles {sorted(unknown)}")
+
+
+def _send_after_commit(env: Env, record: str, record_id: int, trigger: str, source: str,
+                       dest: str) -> None:
+    sf, user_id = env.sf, env.user_id
+
+    def send() -> None:
+        signals.record_transitioned.send(
+            sf, record_name=record, record_id=record_id, trigger=trigger, source=source, dest=dest,
+            user_id=user_id,
+        )
+
+    env.after_commit(send)
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+@dataclass
+class _ApprovalState:
+    required: list[tuple[int, Any]]  # (level index, ApprovalLevel)
+    missing: list[tuple[int, Any]]
+    amount: Decimal
+    fingerprint: str
+    to_give: Any = None  # ApprovalLevel the current user gives now
+    to_give_index: int = -1
+    refusal: str | None = None
+
+    @property
+    def pending_after(self) -> list[str]:
+        return [lv.role for i, lv in self.missing if i != self.to_give_index]
+
+    def give(self, env: Env, record, trigger: str, comment: str | None) -> None:
+        env.session.add(
+            env["approval"](
+                record=record.__record__, record_id=record.id, trigger=trigger,
+                level=self.to_give_index + 1, role=self.to_give.role, user_id=env.user_id,
+                amount=self.amount, fingerprint=self.fingerprint, comment=comment,
+            )
+        )
+
+
+def _approvals(env: Env, wf: CompiledWorkflow, record) -> _ApprovalState:
+    from sqlalchemy import select
+
+    rule = wf.approval
+    amount = Decimal(getattr(record, rule.amount_field) or 0)
+    required = [(i, lv) for i, lv in enumerate(rule.levels) if amount > lv.over]
+    fingerprint = env.hook.approval_fingerprint(record=record, env=env)
+    Approval = env["approval"]
+    with env.sudo():
+        given = env.session.scalars(
+            select(Approval).where(
+                Approval.record == wf.record, Approval.record_id == record.id,
+                Approval.trigger == rule.trigger, Approval.fingerprint == fingerprint,
+            )
+        ).all() if record.id is not None else []
+    done_levels = {a.level - 1 for a in given}
+    missing = [(i, lv) for i, lv in required if i not in done_levels]
+    state = _ApprovalState(required, missing, amount, fingerprint)
+    if not missing:
+        return state
+    index, level = missing[0]  # levels are given in order, lowest first
+    if env.user is None:
+        state.refusal = f"needs approval by {level.role} (amount {amount:,.2f} over {level.over:,.2f})"
+        return state
+    if any(a.user_id == env.user_id for a in given):
+        state.refusal = (f"needs approval by {level.role} from another user (you already approved "
+                         f"a level; one user cannot give two levels)")
+        return state
+    if not env.has_role(level.role):
+        state.refusal = f"needs approval by {level.role} (amount {amount:,.2f} over {level.over:,.2f})"
+        return state
+    state.to_give, state.to_give_index = level, index
+    return state
