@@ -1,0 +1,1 @@
+"""The sale addon: order-to-cash. See docs/sale.md."""

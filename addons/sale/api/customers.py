@@ -1,0 +1,3 @@
+"""REST endpoints: customers."""
+
+from . import bp  # noqa: F401

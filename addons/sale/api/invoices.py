@@ -1,0 +1,3 @@
+"""REST endpoints: invoices."""
+
+from . import bp  # noqa: F401

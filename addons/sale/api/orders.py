@@ -1,0 +1,3 @@
+"""REST endpoints: orders."""
+
+from . import bp  # noqa: F401

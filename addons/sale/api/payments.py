@@ -1,0 +1,3 @@
+"""REST endpoints: payments."""
+
+from . import bp  # noqa: F401

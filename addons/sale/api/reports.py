@@ -1,0 +1,3 @@
+"""REST endpoints: reports."""
+
+from . import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""Demo data of the sale addon (``salesflow demo``)."""
+
+from core.plugins import hookimpl  # noqa: F401

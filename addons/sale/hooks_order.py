@@ -1,0 +1,3 @@
+"""Order hooks of the sale addon (approval fingerprint, ...)."""
+
+from core.plugins import hookimpl  # noqa: F401

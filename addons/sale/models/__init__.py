@@ -1,0 +1,1 @@
+"""Records of the sale addon, one module per main record (and its children)."""

@@ -1,0 +1,43 @@
+"""Shipments recorded in ``sale``: quantities per order line (partial allowed).
+
+``sale_logistics`` will replace these with delivery orders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.registry import model
+
+from ._types import Qty
+
+
+@model("sale.shipment")
+class Shipment:
+    __tablename__ = "sale_shipment"
+    __audit__ = True
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("res_user.id"))
+    order: Mapped[SaleOrder] = relationship()
+    lines: Mapped[list[ShipmentLine]] = relationship(
+        back_populates="shipment", cascade="all, delete-orphan"
+    )
+
+
+@model("sale.shipment.line")
+class ShipmentLine:
+    __tablename__ = "sale_shipment_line"
+
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("sale_shipment.id", ondelete="CASCADE"), index=True)
+    sale_line_id: Mapped[int] = mapped_column(ForeignKey("sale_line.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Qty)
+    shipment: Mapped[Shipment] = relationship(back_populates="lines")
+    sale_line: Mapped[SaleLine] = relationship()
