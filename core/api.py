@@ -366,6 +366,17 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
 
+    @app.get("/")
+    def index():
+        sf = current_app.extensions["salesflow"]
+        return jsonify({
+            "salesflow": sf.config.name,
+            "addons": sf.addon_names,
+            "api": API_PREFIX,
+            "openapi": f"{API_PREFIX}/openapi.json",
+            "login": f"POST {API_PREFIX}/auth/token with {{\"login\", \"password\"}}",
+        })
+
 
 def build_openapi(app: Flask) -> dict[str, Any]:
     sf = app.extensions["salesflow"]

@@ -226,7 +226,7 @@ def _on_execute(state) -> None:
     if not state.is_select or env.unrestricted:
         return
     options = []
-    for mapper in state.all_mappers:
+    for mapper in _mappers_in(state):
         cls = mapper.class_
         record = getattr(cls, "__record__", None)
         if record is None:
@@ -240,6 +240,20 @@ def _on_execute(state) -> None:
             options.append(with_loader_criteria(cls, and_(*criteria), include_aliases=True))
     if options:
         state.statement = state.statement.options(*options)
+
+
+def _mappers_in(state) -> list:
+    """Every mapped entity a statement reads: its result columns, but also ``select_from``,
+    joins and subqueries (``select(func.count()).select_from(cls)`` must count visible rows)."""
+    from sqlalchemy.sql import visitors
+
+    mappers = list(state.all_mappers)
+    for element in visitors.iterate(state.statement):
+        entity = getattr(element, "_annotations", {}).get("parententity")
+        mapper = getattr(entity, "mapper", None)
+        if mapper is not None and mapper not in mappers:
+            mappers.append(mapper)
+    return mappers
 
 
 def _column_changes(obj) -> dict[str, tuple[Any, Any]]:

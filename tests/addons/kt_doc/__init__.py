@@ -1,0 +1,1 @@
+"""kt_doc: the kernel's test document (tests only; not shipped to clients)."""

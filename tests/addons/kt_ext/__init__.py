@@ -1,0 +1,1 @@
+"""kt_ext: extends the kernel test document (tests only)."""
