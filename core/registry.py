@@ -258,7 +258,7 @@ class Registry:
             raise RegistryError(f"mapping records failed: {exc}") from exc
         for info in self.records.values():
             for col in info.cls.__table__.columns.keys():
-                info.column_owner.setdefault(col, "base")
+                info.column_owner.setdefault(col, info.addon)  # Record columns (id, version...)
             info.cls.__table__.info["addon"] = info.addon
 
     def by_table(self, table: str) -> RecordInfo | None:

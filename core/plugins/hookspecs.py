@@ -37,6 +37,18 @@ def workflow_transition_blockers(record, trigger, source, dest, env):
 
 
 @hookspec
+def workflow_lock_rows(record, trigger, env):
+    """Lock the rows your guards for ``trigger`` on ``record`` will read, before they run.
+
+    Called by ``fire()`` (never by ``blockers()``) inside the write transaction, before any
+    guard or ``workflow_transition_blockers``. Use ``env.lock(row)`` (``SELECT ... FOR UPDATE``
+    on PostgreSQL; SQLite write transactions are already exclusive). Lock as few rows as the
+    decision needs (e.g. the customer of an order for a credit check), so unrelated records do
+    not wait for each other. Return value ignored.
+    """
+
+
+@hookspec
 def workflow_transition_done(record, trigger, source, dest, env):
     """React inside the transaction, after ``record`` moved ``source -> dest``.
 
@@ -95,4 +107,33 @@ def demo_data(env, rng):
 
     Called in addon order by ``salesflow demo``, inside one transaction, with a seeded
     ``random.Random``. Addons add to what earlier addons created.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# sale: orders and shipments
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def sale_line_price(line, order, env):
+    """Return the unit price (``Decimal``) of a new order line created without one.
+
+    Called by ``create_order``/``update_order``/``amend_order`` for every new line (or line whose
+    product changed) without a ``unit_price``. ``line`` is the unsaved ``sale.line`` with
+    ``product``, ``quantity``, ``discount`` and ``tax`` set; ``order`` its order (maybe unsaved:
+    customer, currency and dates set). First non-``None`` answer wins; the sale addon's default
+    (registered last) answers the product's list price. Must not write to the database.
+    """
+
+
+@hookspec
+def sale_shipment_blockers(order, quantities, env):
+    """Return reasons (``list[str]``) why ``quantities`` ({sale_line_id: Decimal}) of ``order``
+    must not be shipped now.
+
+    Called by ``record_shipment`` for every shipment, partial or not, after its quantities were
+    checked and before anything is written (the final shipment then also fires ``ship``, whose
+    guards run as usual). Return ``[]`` when this addon has no objection. Must not write to the
+    database.
     """

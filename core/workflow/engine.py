@@ -7,7 +7,8 @@ convenience methods on records. A trigger is fired through ``machine.events[trig
 Firing ``trigger`` on a record, in one transaction:
 
 1. the candidates are the transitions of ``trigger`` from the record's state, in order;
-2. for each, the reasons against it are gathered: missing role, declared guards, every addon's
+2. addons lock the rows their guards read (``workflow_lock_rows``); then for each candidate
+   the reasons against it are gathered: missing role, declared guards, every addon's
    ``workflow_transition_blockers`` and the configured approval levels. The first candidate
    without reasons is taken. If none, ``TransitionBlocked`` carries every reason and nothing
    has changed;
@@ -160,6 +161,12 @@ class Workflows:
                 raise ConfigError(f"{where}: unknown trigger; known: {sorted(wf.by_trigger)}")
             if not hasattr(wf.cls, rule.amount_field):
                 raise ConfigError(f"{where}: {rule.record} has no field {rule.amount_field!r}")
+            amounts = [level.over for level in rule.levels]
+            if not amounts or amounts != sorted(set(amounts)):
+                # also checked when a TOML file is read; a config built in code gets here only
+                raise ConfigError(f"{where}: levels need strictly ascending 'over' amounts")
+            if len({level.role for level in rule.levels}) != len(rule.levels):
+                raise ConfigError(f"{where}: each level needs a different role")
             for level in rule.levels:
                 if level.role not in known_roles:
                     raise ConfigError(f"{where}: unknown role {level.role!r}; "
@@ -199,6 +206,8 @@ class Workflows:
         if not candidates:
             raise TransitionBlocked(record, trigger, [_wrong_state(wf, trigger, source)])
         env.session.flush()  # the user's own pending changes are checked as the user
+        with env.sudo():
+            env.hook.workflow_lock_rows(record=record, trigger=trigger, env=env)
         reasons: list[str] = []
         chosen = None
         approval_state = None

@@ -1,0 +1,1 @@
+"""Test addon for tests/test_migrations.py."""
