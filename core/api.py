@@ -188,9 +188,10 @@ def _request_hash() -> str:
 
 def _idempotency_lookup(env, key: str):
     Key = env["api.idempotency"]
-    found = env.session.scalars(
-        select(Key).where(Key.user_id == env.user_id, Key.key == key)
-    ).one_or_none()
+    with env.sudo():  # a system table no role may read; the row is the user's own
+        found = env.session.scalars(
+            select(Key).where(Key.user_id == env.user_id, Key.key == key)
+        ).one_or_none()
     if found is None:
         return None
     if found.request_hash != _request_hash():

@@ -300,6 +300,7 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             elif current != wf.initial and env._fired.get(id(obj)) != current:
                 raise ValidationError({wf.field: [f"a new {record} starts in state {wf.initial!r}"]})
         _validate(env, obj)
+        _announce_after_commit(env, obj, None)
         if obj.__audit__:
             audit_rows.append((obj, "create", None))
     for obj in list(session.dirty):
@@ -329,6 +330,8 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
         if not env.unrestricted and not sf.security.allows(env.roles, record, "write"):
             raise AccessDenied(f"you may not write {record}")
         _validate(env, obj)
+        if not getattr(obj, "__system__", False):
+            _announce_after_commit(env, obj, changes)
         if obj.__audit__:
             audit_rows.append((obj, "write", changes))
     for obj in list(session.deleted):
@@ -343,6 +346,30 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             audit_rows.append((obj, "delete", None))
     if audit_rows:
         session.info.setdefault("audit_pending", []).extend(audit_rows)
+
+
+def _announce_after_commit(env: Env, obj, changes: dict | None) -> None:
+    """``record_created`` (changes None) or ``record_changed``, sent once the transaction
+    committed (never for a rolled-back one)."""
+    from sqlalchemy import inspect
+
+    from core import signals
+
+    signal = signals.record_created if changes is None else signals.record_changed
+    if not signal.receivers:  # nobody listens: keep the flush of a 1,000-line order cheap
+        return
+    sf, user_id, record, state = env.sf, env.user_id, obj.__record__, inspect(obj)
+
+    def ident():  # from the identity key: safe on a detached instance
+        return state.identity[0] if state.identity else None
+
+    if changes is None:
+        env.after_commit(lambda: signals.record_created.send(
+            sf, record_name=record, record_id=ident(), user_id=user_id))
+    else:
+        changes = dict(changes)
+        env.after_commit(lambda: signals.record_changed.send(
+            sf, record_name=record, record_id=ident(), user_id=user_id, changes=changes))
 
 
 def _on_after_flush(session: Session, _flush_context) -> None:

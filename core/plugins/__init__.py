@@ -28,5 +28,7 @@ def build_plugin_manager(hook_modules: list[tuple[str, ModuleType]]) -> pluggy.P
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise AddonError(f"unknown hook implemented: {exc}") from exc
+        name = pm.get_name(exc.plugin) or "?"  # "addon:module"
+        addon, _, module = name.partition(":")
+        raise AddonError(f"addon {addon!r}: hook module {module}: {exc}") from exc
     return pm

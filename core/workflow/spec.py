@@ -156,7 +156,8 @@ def merge(spec: WorkflowSpec, patches: list[tuple[str, WorkflowPatch]]) -> Merge
     transitions = list(spec.transitions)
     contributed = []
     for addon, patch in patches:
-        contributed.append(addon)
+        if addon not in contributed:
+            contributed.append(addon)
         for removal in patch.remove:
             hits = [t for t in transitions if _matches(t, removal.trigger, removal.source)]
             if not hits:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-#: what the receiver heard: (salesflow, record_name, record_id, trigger, source, dest, user_id)
+import weakref
+
+#: what the receiver heard: (weakref to the salesflow, record_name, record_id, trigger, source,
+#: dest, user_id); a weak reference, so that hearing an app does not keep it alive
 RECEIVED: list[tuple] = []
 
 
 def on_transitioned(sender, record_name, record_id, trigger, source, dest, user_id, **_kw):
-    RECEIVED.append((sender, record_name, record_id, trigger, source, dest, user_id))
+    RECEIVED.append((weakref.ref(sender), record_name, record_id, trigger, source, dest, user_id))
 
 
 def connect(signals, salesflow):

@@ -1,0 +1,95 @@
+"""The ``salesflow`` command on a client config naming tests/addons (relative to the file)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from core.cli import main
+from core.testing import TEST_ADDONS
+
+
+@pytest.fixture
+def config(tmp_path, db_url):
+    path = tmp_path / "config" / "client.toml"
+    path.parent.mkdir()
+    path.write_text(f"""
+[client]
+name = "CLI test"
+addons = ["kt_ext", "kt_doc"]
+addons_path = ["{os.path.relpath(TEST_ADDONS, path.parent)}"]
+database_url = "{db_url}"
+
+[[approvals]]
+record = "kt.doc"
+trigger = "confirm"
+amount_field = "amount"
+levels = [{{ over = "100000", role = "kt_manager" }}]
+""", encoding="utf-8")
+    return path
+
+
+def run(*args: str):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def test_addons_list_shows_the_load_order(config):
+    result = run("--config", str(config), "addons", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"client: CLI test ({config.resolve()})"
+    rows = {line.split()[1]: line.split()[0] for line in lines[2:-1]}
+    assert (rows["base"], rows["kt_doc"], rows["kt_ext"]) == ("1", "2", "3")
+    assert rows["mig_a"] == "-"  # available, not enabled
+    kt_ext = next(line for line in lines if line.split()[1:2] == ["kt_ext"])
+    assert "kt_doc" in kt_ext and str(TEST_ADDONS) in kt_ext  # depends and origin
+
+
+def test_workflow_show_prints_the_compiled_workflow_and_writes_a_diagram(config, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("--config", str(config), "workflow", "show", "kt.doc")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "workflow kt.doc (field 'state', initial 'draft')" in out
+    assert "states: draft, confirmed, done, cancelled, on_hold, checked" in out
+    assert "finish           checked -> done  [roles kt_manager]" in out
+    assert "guards amount_positive, has_reference" in out
+    assert "approvals on 'confirm' by amount: over 100000: kt_manager" in out
+    mermaid = (tmp_path / "kt.doc.mmd").read_text(encoding="utf-8")
+    assert mermaid.startswith("stateDiagram-v2\n    [*] --> draft\n")
+    assert "    confirmed --> checked: check (kt_director)" in mermaid
+    assert "    done --> [*]" in mermaid
+
+    dot = tmp_path / "diagrams" / "kt_doc.dot"
+    dot.parent.mkdir()
+    result = run("--config", str(config), "workflow", "show", "kt.doc", "--diagram", str(dot))
+    assert result.exit_code == 0
+    assert dot.read_text(encoding="utf-8").startswith('digraph "kt.doc" {')
+    assert '"checked" -> "done" [label="finish\\n(kt_manager)"];' in dot.read_text(encoding="utf-8")
+
+
+def test_workflow_show_as_json(config, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    result = run("--config", str(config), "workflow", "show", "kt.doc", "--json")
+    assert result.exit_code == 0
+    markup = json.loads(result.stdout)  # the "diagram written" note goes to stderr
+    assert markup["record"] == "kt.doc" and markup["contributed_by"] == ["kt_ext"]
+    assert markup["approvals"]["levels"] == [{"over": "100000", "role": "kt_manager"}]
+
+
+def test_cli_errors_are_one_readable_line(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["--config", str(config), "workflow", "show", "kt.nope"])
+    assert result.exit_code != 0
+    broken = config.parent / "broken.toml"
+    text = config.read_text(encoding="utf-8").replace('["kt_ext", "kt_doc"]', '["kt_ext"]')
+    broken.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(broken), "addons", "list"])
+    assert result.exit_code == 2
+    assert "error: " in result.output and "'kt_ext' depends on 'kt_doc'" in result.output

@@ -1,0 +1,141 @@
+"""Records composed per app: extension columns, ``super()`` overrides, registry errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import inspect, select
+
+from core.errors import RegistryError, TransitionBlocked
+from core.testing import TEST_ADDONS
+
+KT = ["kt_doc"]
+KT_EXT = ["kt_doc", "kt_ext"]
+
+
+def test_an_extension_adds_columns_that_persist(make_sf, new_doc):
+    sf = make_sf(KT_EXT)
+    columns = {c["name"] for c in inspect(sf.engine).get_columns("kt_doc")}  # in the database
+    assert {"name", "amount", "state", "owner_id", "discount", "reference"} <= columns
+    doc_id = new_doc(sf, amount="80.00", discount=Decimal("5.50"), reference="R-1")
+    with sf.transaction() as env:
+        doc = env.get("kt.doc", doc_id)
+        assert (doc.discount, doc.reference) == (Decimal("5.50"), "R-1")
+    info = sf.registry.records["kt.doc"]
+    assert info.addon == "kt_doc"
+    assert info.column_owner["discount"] == "kt_ext"
+    assert info.column_owner["amount"] == "kt_doc"
+    assert info.column_owner["version"] == "kt_doc"  # the kernel columns belong to the table's addon
+
+
+def test_an_override_calls_super_and_changes_the_total(make_sf, new_doc):
+    sf = make_sf(KT_EXT)
+    doc_id = new_doc(sf, amount="100.00", discount=Decimal("12.50"))
+    with sf.transaction() as env:
+        doc = env.get("kt.doc", doc_id)
+        assert doc.total() == Decimal("87.50")  # kt_doc's amount minus kt_ext's discount
+    cls = sf.registry["kt.doc"]
+    layers = [c.__module__ for c in cls.__mro__[1:3]]
+    assert layers == ["kt_ext.models.kt_doc", "kt_doc.models"]  # outermost extension first
+
+
+def test_two_apps_with_different_addons_live_in_one_process(make_sf, new_doc, users):
+    with_ext = make_sf(KT_EXT)
+    plain = make_sf(KT)  # same database: the tables kt_ext created already exist
+    assert with_ext.registry["kt.doc"] is not plain.registry["kt.doc"]
+    assert "discount" in with_ext.registry["kt.doc"].__table__.c
+    assert "discount" not in plain.registry["kt.doc"].__table__.c
+    assert not hasattr(plain.registry["kt.doc"], "has_reference")
+    assert "kt.stamp" in with_ext.registry and "kt.stamp" not in plain.registry
+
+    ids = users(with_ext, clerk=["kt_clerk"])
+    doc_id = new_doc(with_ext, ids["clerk"], amount="100.00", discount=Decimal("10.00"),
+                     owner_id=ids["clerk"])
+    with plain.transaction(ids["clerk"]) as env:
+        assert env.get("kt.doc", doc_id).total() == Decimal("100.00")
+    with with_ext.transaction(ids["clerk"]) as env:
+        doc = env.get("kt.doc", doc_id)
+        assert doc.total() == Decimal("90.00")
+        with pytest.raises(TransitionBlocked) as err:
+            doc.fire("confirm")  # kt_ext's extra guard: a reference is required
+        assert err.value.reasons == ["a reference is required (kt_ext)"]
+    with plain.transaction(ids["clerk"]) as env:
+        env.get("kt.doc", doc_id).fire("confirm")  # kt_doc alone has no such guard
+    with with_ext.transaction() as env:
+        assert env.get("kt.doc", doc_id).state == "confirmed"
+        assert env.get("kt.doc", doc_id).discount == Decimal("10.00")  # kept by the other app
+
+
+def test_a_new_record_is_created_through_the_registry(make_sf, users):
+    sf = make_sf(KT_EXT)
+    with sf.transaction() as env:
+        doc = env.create("kt.doc", name="via registry", amount=Decimal("3"))
+        assert isinstance(doc, env["kt.doc"])
+        assert doc.state == "draft" and doc.version == 1
+        stamp_cls = env["kt.stamp"]
+    with sf.transaction() as env:
+        assert env.session.scalars(select(stamp_cls)).all() == []
+    with pytest.raises(KeyError, match="no record 'kt.nope'"):
+        sf.registry["kt.nope"]
+
+
+# -- registry errors -------------------------------------------------------------------------
+
+EXTENDS_DOC = {"models.py": """
+    from sqlalchemy import String
+    from sqlalchemy.orm import Mapped, mapped_column
+
+    from core.registry import extends
+
+
+    @extends("kt.doc")
+    class KtDocColour:
+        colour: Mapped[str | None] = mapped_column(String(16))
+"""}
+
+
+def test_extending_a_record_no_enabled_addon_declares_is_an_error(make_sf, tmp_addons):
+    # the Odoo trap: extending kt.doc without depending on kt_doc
+    root = tmp_addons("kt_tmp_colour", files=EXTENDS_DOC, provides='models = ["models"]')
+    with pytest.raises(RegistryError) as err:
+        make_sf(["kt_tmp_colour"], addons_path=(TEST_ADDONS, root))
+    assert "addon 'kt_tmp_colour' extends 'kt.doc', which no enabled addon declares" in str(err.value)
+
+
+def test_the_same_extension_works_once_its_dependency_is_declared(make_sf, tmp_addons, new_doc):
+    root = tmp_addons("kt_tmp_colour", files=EXTENDS_DOC, provides='models = ["models"]',
+                      depends=["kt_doc"])
+    sf = make_sf(["kt_doc", "kt_tmp_colour"], addons_path=(TEST_ADDONS, root))
+    doc_id = new_doc(sf, colour="teal")
+    with sf.transaction() as env:
+        assert env.get("kt.doc", doc_id).colour == "teal"
+
+
+def test_a_record_declared_twice_is_an_error_naming_both_addons(make_sf, tmp_addons):
+    root = tmp_addons("kt_tmp_twice", depends=["kt_doc"], provides='models = ["models"]', files={
+        "models.py": """
+            from core.registry import model
+
+
+            @model("kt.doc")
+            class OtherDoc:
+                __tablename__ = "kt_other_doc"
+        """})
+    with pytest.raises(RegistryError) as err:
+        make_sf(["kt_doc", "kt_tmp_twice"], addons_path=(TEST_ADDONS, root))
+    assert "record 'kt.doc' declared twice: by addon 'kt_doc' and by 'kt_tmp_twice'" in str(err.value)
+
+
+def test_a_model_without_a_table_name_is_refused(make_sf, tmp_addons):
+    root = tmp_addons("kt_tmp_notable", provides='models = ["models"]', files={
+        "models.py": """
+            from core.registry import model
+
+
+            @model("kt.notable")
+            class NoTable:
+                pass
+        """})
+    with pytest.raises(RegistryError, match=r"@model\('kt.notable'\) on NoTable: __tablename__ missing"):
+        make_sf(["kt_tmp_notable"], addons_path=(TEST_ADDONS, root))
