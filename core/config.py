@@ -105,7 +105,6 @@ class ClientConfig:
     secret_key: str | None = None
     approvals: list[ApprovalRule] = field(default_factory=list)
     addon_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw, per addon
-    workflow_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -128,7 +127,7 @@ class ClientConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ClientConfig:
         label = str(path) if path else "<config>"
-        known = {"client", "approvals", "addon", "workflow"}
+        known = {"client", "approvals", "addon"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{label}: unknown table(s) {unknown}; expected {sorted(known)}")
@@ -164,7 +163,6 @@ class ClientConfig:
             secret_key=client["secret_key"],
             approvals=rules,
             addon_settings=addon_settings,
-            workflow_options=data.get("workflow", {}),
         )
 
 

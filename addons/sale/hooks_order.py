@@ -1,3 +1,26 @@
-"""Order hooks of the sale addon (approval fingerprint, ...)."""
+"""Order hooks of the sale addon: the approval fingerprint of orders and the default line price."""
 
-from core.plugins import hookimpl  # noqa: F401
+from __future__ import annotations
+
+import hashlib
+import json
+
+from core.plugins import hookimpl
+
+
+@hookimpl
+def approval_fingerprint(record, env):
+    """``sale.order``: a hash of ``order.approval_fingerprint_data()`` (customer, payment term,
+    currency, revision, total, every line's product, quantity, price, discount and tax), from
+    the lines already loaded. Any change of those voids the approvals given before."""
+    if getattr(record, "__record__", None) != "sale.order":
+        return None
+    data = record.approval_fingerprint_data()
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@hookimpl(trylast=True)
+def sale_line_price(line, order, env):
+    """Default: the product's list price."""
+    product = line.product
+    return product.list_price if product is not None else None

@@ -1,3 +1,331 @@
-"""REST endpoints: orders."""
+"""REST endpoints: sale orders. Thin views over ``services.order`` and ``services.shipment``.
 
-from . import bp  # noqa: F401
+* ``GET /orders`` (filters ``state``, ``customer_id``, ``salesperson_id``, ``date_from``,
+  ``date_to``; sort ``number``, ``date_order``, ``amount_total``, ``state``), ``POST /orders``
+  (``Idempotency-Key`` honoured: a retry replays the first response; the same key with another
+  body is a 422);
+* ``GET /orders/<id>``: the order with its lines and ``triggers`` ({trigger: [reasons it would be
+  refused now]}; ``[]`` = may fire); ``PATCH`` (drafts only, 409 otherwise; ``If-Match`` with the
+  ETag, 412 when stale); ``lines``, ``revisions``, ``log`` (transitions), ``shipments``;
+* ``POST /orders/<id>/triggers/<trigger>`` ``{"comment": ...}``: 200 when the transition was
+  made, 202 with ``"done": false`` and ``approvals_pending`` when an approval level was recorded
+  and more are needed, 409 with every reason when refused;
+* ``POST /orders/<id>/copy``, ``/amend`` ``{"reason", "changes"}``, ``/shipments``
+  ``{"quantities": {sale_line_id: qty}}`` (omitted: everything left).
+
+A salesperson sees only the orders of their customers: any other id is a 404. Amounts,
+prices and quantities are decimal strings (floats are refused).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import g, jsonify
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from core.api import check_if_match, paginate
+from core.config import DecimalString
+from core.errors import ValidationError
+
+from ..services import order as orders
+from ..services import shipment as shipments
+from . import bp
+
+TAG = "orders"
+
+
+def _dec(places: int) -> fields.Decimal:
+    return fields.Decimal(places=places, as_string=True, dump_only=True)
+
+
+def _in_dec(**kw) -> DecimalString:
+    return DecimalString(allow_none=True, **kw)
+
+
+# -- schemas ---------------------------------------------------------------------------------
+
+
+class LineInSchema(Schema):
+    id = fields.Integer(metadata={"description": "an existing line to change (PATCH, amend)"})
+    product_id = fields.Integer()
+    quantity = _in_dec()
+    unit_price = _in_dec(metadata={"description": "null: priced by the sale_line_price hook "
+                                                  "(default: the product's list price)"})
+    discount = _in_dec(metadata={"description": "percent, 0..100"})
+    tax_id = fields.Raw(allow_none=True, metadata={"description": "null: the product's tax; "
+                                                                  "false: no tax"})
+    description = fields.String(allow_none=True, validate=validate.Length(max=300))
+
+
+class OrderChangesSchema(Schema):
+    """What PATCH and amend may change; ``lines`` is the full new list."""
+
+    customer_id = fields.Integer()
+    lines = fields.List(fields.Nested(LineInSchema))
+    date_order = fields.Date()
+    validity_date = fields.Date(allow_none=True)
+    payment_term_id = fields.Integer(allow_none=True)
+    salesperson_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class OrderInSchema(OrderChangesSchema):
+    customer_id = fields.Integer(required=True)
+    lines = fields.List(fields.Nested(LineInSchema), required=True)
+    date_order = fields.Date(allow_none=True)
+
+
+class AmendSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1))
+    changes = fields.Nested(OrderChangesSchema, load_default=dict)
+
+
+class TriggerSchema(Schema):
+    comment = fields.String(allow_none=True)
+
+
+class ShipmentInSchema(Schema):
+    quantities = fields.Dict(keys=fields.String(), values=DecimalString(), allow_none=True,
+                             metadata={"description": "{sale_line_id: quantity}; omitted: "
+                                                      "everything left to ship"})
+    date = fields.Date(allow_none=True)
+    reference = fields.String(allow_none=True, validate=validate.Length(max=64))
+    note = fields.String(allow_none=True)
+
+
+class LineSchema(Schema):
+    id = fields.Integer()
+    sequence = fields.Integer()
+    product_id = fields.Integer()
+    description = fields.String()
+    quantity = _dec(3)
+    unit_price = _dec(6)
+    discount = _dec(6)
+    tax_id = fields.Integer(allow_none=True)
+    amount_untaxed = _dec(2)
+    amount_tax = _dec(2)
+    amount_total = _dec(2)
+    qty_shipped = _dec(3)
+    qty_invoiced = _dec(3)
+    qty_returned = _dec(3)
+    qty_to_ship = _dec(3)
+
+
+class OrderSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    state = fields.String()
+    customer_id = fields.Integer()
+    salesperson_id = fields.Integer(allow_none=True)
+    date_order = fields.Date()
+    validity_date = fields.Date(allow_none=True)
+    currency = fields.String()
+    payment_term_id = fields.Integer(allow_none=True)
+    amount_untaxed = _dec(2)
+    amount_tax = _dec(2)
+    amount_total = _dec(2)
+    revision = fields.Integer()
+    shipping_status = fields.String()
+    invoice_status = fields.String()
+    payment_status = fields.String()
+    cancel_reason = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    copied_from_id = fields.Integer(allow_none=True)
+    version = fields.Integer()
+
+
+class OrderDetailSchema(OrderSchema):
+    lines = fields.List(fields.Nested(LineSchema))
+    triggers = fields.Method("get_triggers", metadata={
+        "description": "{trigger: [reasons it would be refused now]}; [] = may fire"})
+
+    def get_triggers(self, order):
+        return g.env.available_triggers(order)
+
+
+class ShipmentLineSchema(Schema):
+    sale_line_id = fields.Integer()
+    quantity = _dec(3)
+
+
+class ShipmentSchema(Schema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    date = fields.Date()
+    reference = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    user_id = fields.Integer(allow_none=True)
+    lines = fields.List(fields.Nested(ShipmentLineSchema))
+    order = fields.Method("get_order")
+
+    def get_order(self, shipment):
+        order = g.env.get("sale.order", shipment.order_id)
+        return {"state": order.state, "shipping_status": order.shipping_status,
+                "version": order.version}
+
+
+class RevisionSchema(Schema):
+    id = fields.Integer()
+    revision = fields.Integer()
+    reason = fields.String(allow_none=True)
+    user_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    diff = fields.Raw()
+    snapshot = fields.Raw()
+
+
+class LogSchema(Schema):
+    id = fields.Integer()
+    trigger = fields.String()
+    source = fields.String()
+    dest = fields.String()
+    user_id = fields.Integer(allow_none=True)
+    at = fields.DateTime()
+    comment = fields.String(allow_none=True)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _detail(env, order_id: int, *, lock: bool = False):
+    return orders.get_order(env, order_id, lock=lock)
+
+
+# -- orders ----------------------------------------------------------------------------------
+
+
+@bp.endpoint("/orders", summary="List sale orders", tag=TAG, response=OrderSchema,
+             query={"state": "draft, approved, shipped, invoiced, paid, cancelled",
+                    "customer_id": "a customer id", "salesperson_id": "a salesperson id",
+                    "date_from": "first order date (YYYY-MM-DD)",
+                    "date_to": "last order date (YYYY-MM-DD), included",
+                    "sort": "number, date_order, amount_total, state (prefix - for descending)",
+                    "page": "1..", "per_page": "1..200"})
+def list_orders(env):
+    Order = env["sale.order"]
+    return paginate(
+        env, "sale.order",
+        sortable={"number": Order.number, "date_order": Order.date_order,
+                  "amount_total": Order.amount_total, "state": Order.state},
+        filterable={
+            "state": lambda v: Order.state == v,
+            "customer_id": lambda v: Order.customer_id == _int(v),
+            "salesperson_id": lambda v: Order.salesperson_id == _int(v),
+            "date_from": lambda v: Order.date_order >= _date(v),
+            "date_to": lambda v: Order.date_order <= _date(v),
+        },
+        default_sort="-date_order",
+    )
+
+
+@bp.endpoint("/orders", methods=["POST"], body=OrderInSchema, response=OrderDetailSchema,
+             status=201, idempotent=True, summary="Create a draft order (quotation)", tag=TAG)
+def create_order(env, data):
+    return orders.create_order(env, **data)
+
+
+@bp.endpoint("/orders/<int:order_id>", summary="Get an order with its lines and triggers",
+             tag=TAG, response=OrderDetailSchema)
+def get_order(env, order_id):
+    return _detail(env, order_id)
+
+
+@bp.endpoint("/orders/<int:order_id>", methods=["PATCH"], body=OrderChangesSchema,
+             response=OrderDetailSchema, summary="Change a draft order (If-Match honoured)",
+             tag=TAG)
+def patch_order(env, data, order_id):
+    order = _detail(env, order_id)
+    check_if_match(order)
+    return orders.update_order(env, order, **data)
+
+
+@bp.endpoint("/orders/<int:order_id>/lines", summary="The order's lines with their ledger",
+             tag=TAG, response=LineSchema, many=True)
+def order_lines(env, order_id):
+    return _detail(env, order_id).lines
+
+
+@bp.endpoint("/orders/<int:order_id>/triggers/<trigger>", methods=["POST"], body=TriggerSchema,
+             summary="Fire a workflow trigger (approve, cancel, amend...)", tag=TAG)
+def fire_trigger(env, data, order_id, trigger):
+    order = _detail(env, order_id)
+    check_if_match(order)
+    outcome = orders.fire_order_trigger(env, order, trigger, data.get("comment"))
+    body = outcome.as_dict()
+    body["order"] = OrderDetailSchema().dump(order)
+    resp = jsonify(body)
+    resp.status_code = 200 if outcome.done else 202
+    return resp
+
+
+@bp.endpoint("/orders/<int:order_id>/copy", methods=["POST"], response=OrderDetailSchema,
+             status=201, idempotent=True, summary="Copy an order into a new draft", tag=TAG)
+def copy_order(env, order_id):
+    return orders.copy_order(env, _detail(env, order_id))
+
+
+@bp.endpoint("/orders/<int:order_id>/amend", methods=["POST"], body=AmendSchema,
+             response=OrderDetailSchema, idempotent=True,
+             summary="Amend an approved order (new revision, back to draft)", tag=TAG)
+def amend_order(env, data, order_id):
+    order = _detail(env, order_id)
+    check_if_match(order)
+    return orders.amend_order(env, order, reason=data["reason"], changes=data.get("changes") or {})
+
+
+@bp.endpoint("/orders/<int:order_id>/revisions", summary="Previous revisions with their diffs",
+             tag=TAG, response=RevisionSchema, many=True)
+def order_revisions(env, order_id):
+    order = env.get("sale.order", order_id)
+    Revision = env["sale.order.revision"]
+    return env.search("sale.order.revision", Revision.order_id == order.id,
+                      order_by=Revision.revision)
+
+
+@bp.endpoint("/orders/<int:order_id>/log", summary="The order's workflow transitions", tag=TAG,
+             response=LogSchema, many=True)
+def order_log(env, order_id):
+    order = env.get("sale.order", order_id)
+    Log = env["workflow.log"]
+    return list(env.session.scalars(
+        select(Log).where(Log.record == "sale.order", Log.record_id == order.id).order_by(Log.id)))
+
+
+# -- shipments -------------------------------------------------------------------------------
+
+
+@bp.endpoint("/orders/<int:order_id>/shipments", summary="The order's shipments", tag=TAG,
+             response=ShipmentSchema, many=True)
+def order_shipments(env, order_id):
+    order = env.get("sale.order", order_id)
+    Shipment = env["sale.shipment"]
+    return env.search("sale.shipment", Shipment.order_id == order.id)
+
+
+@bp.endpoint("/orders/<int:order_id>/shipments", methods=["POST"], body=ShipmentInSchema,
+             response=ShipmentSchema, status=201, idempotent=True,
+             summary="Record a shipment (warehouse; partial allowed)", tag=TAG)
+def create_shipment(env, data, order_id):
+    order = _detail(env, order_id)
+    quantities = data.get("quantities")
+    if quantities is not None and not quantities:
+        raise ValidationError({"quantities": ["give at least one line, or leave it out to ship "
+                                              "everything left"]})
+    return shipments.record_shipment(env, order, quantities, date=data.get("date"),
+                                     reference=data.get("reference"), note=data.get("note"))

@@ -1,4 +1,9 @@
-"""Customer invoices and credit notes. Posted ones are immutable (``__posted_states__``)."""
+"""Customer invoices and credit notes. Posted ones are immutable (``__posted_states__``).
+
+The workflow (``workflow.SALE_INVOICE``) names the methods below; they delegate to
+``services.invoice`` so that firing ``post`` by any route (service, API, CLI) numbers the
+document, books its journal entry and updates the order's quantity ledger.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from core.registry import model
 from ._types import Money, Price, Qty, Rate
 
 ZERO = Decimal("0")
+KINDS = ("invoice", "credit_note")
 
 
 @model("sale.invoice")
@@ -30,16 +36,22 @@ class Invoice:
     customer_id: Mapped[int] = mapped_column(ForeignKey("sale_customer.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("sale_order.id"), index=True)
     #: the invoice a credit note reverses
-    reversed_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("sale_invoice.id"))
+    reversed_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("sale_invoice.id"), index=True)
     date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     due_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    #: the term the due date was computed from (the order's, else the customer's)
+    payment_term_id: Mapped[int | None] = mapped_column(ForeignKey("sale_payment_term.id"))
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     amount_untaxed: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     amount_tax: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     amount_total: Mapped[Decimal] = mapped_column(Money, default=ZERO)
-    #: what is still to be paid (0 when paid)
+    #: what is still to be paid (0 when paid); on a credit note: the credit not used yet
     amount_residual: Mapped[Decimal] = mapped_column(Money, default=ZERO)
-    payment_status: Mapped[str] = mapped_column(String(10), default="none")
+    payment_status: Mapped[str] = mapped_column(String(10), default="none")  # none, partial, paid
+    #: the journal entry booked at posting
+    journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("sale_journal_entry.id"))
+    #: why a credit note was issued
+    reason: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
 
     customer: Mapped[Customer] = relationship()
@@ -47,6 +59,43 @@ class Invoice:
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.id"
     )
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == "credit_note"
+
+    def validate(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if self.kind not in KINDS:
+            errors["kind"] = [f"must be one of {', '.join(KINDS)}"]
+        if self.kind == "credit_note" and self.reversed_invoice_id is None:
+            errors["reversed_invoice_id"] = ["a credit note names the invoice it reverses"]
+        for name in ("amount_untaxed", "amount_tax", "amount_total", "amount_residual"):
+            value = getattr(self, name)
+            if value is not None and Decimal(value) < 0:
+                errors[name] = ["must not be negative"]
+        return errors
+
+    # -- workflow (see workflow.SALE_INVOICE) ---------------------------------------------------
+    def check_postable(self):
+        from ..services.invoice import postable_blockers
+
+        return postable_blockers(self.env, self)
+
+    def check_settled(self):
+        if Decimal(self.amount_residual or 0) != 0:
+            return f"{self.amount_residual} is still open"
+        return None
+
+    def action_post(self, **_params) -> None:
+        from ..services.invoice import book_posting
+
+        book_posting(self.env, self)
+
+    def action_after_post(self, **_params) -> None:
+        from ..services.invoice import after_posting
+
+        after_posting(self.env, self)
 
 
 @model("sale.invoice.line")
@@ -56,6 +105,10 @@ class InvoiceLine:
 
     invoice_id: Mapped[int] = mapped_column(ForeignKey("sale_invoice.id", ondelete="CASCADE"), index=True)
     sale_line_id: Mapped[int | None] = mapped_column(ForeignKey("sale_line.id"), index=True)
+    #: on a credit note line: the invoice line it reverses
+    origin_line_id: Mapped[int | None] = mapped_column(ForeignKey("sale_invoice_line.id"), index=True)
+    #: a credit of an amount (price correction): no quantity is taken back
+    price_adjustment: Mapped[bool] = mapped_column(default=False)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("sale_product.id"))
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Qty)
@@ -66,3 +119,29 @@ class InvoiceLine:
     amount_tax: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     amount_total: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    def _parent(self):
+        from sqlalchemy.orm import object_session
+
+        session = object_session(self)
+        if session is None or self.invoice_id is None:
+            return None
+        return session.get(type(self).invoice.property.mapper.class_, self.invoice_id)
+
+    def is_posted(self) -> bool:
+        """A line is as frozen as its invoice (the kernel asks before a delete)."""
+        parent = self._parent()
+        return parent is not None and parent.is_posted()
+
+    def validate(self) -> dict[str, list[str]]:
+        if self.is_posted():
+            from core.errors import ImmutableRecord
+
+            raise ImmutableRecord(f"sale.invoice {self.invoice_id} is posted; its lines cannot "
+                                  "change (correct it by a credit note)")
+        errors: dict[str, list[str]] = {}
+        if self.quantity is not None and Decimal(self.quantity) <= 0:
+            errors["quantity"] = ["must be greater than 0"]
+        if self.unit_price is not None and Decimal(self.unit_price) < 0:
+            errors["unit_price"] = ["must not be negative"]
+        return errors

@@ -1,4 +1,8 @@
-"""Double-entry journal: balanced entries for posted invoices, credit notes and payments."""
+"""Double-entry journal: balanced entries for posted invoices, credit notes and payments.
+
+Entries and lines are append-only (posted on creation); a mistake is corrected by a reversing
+entry (``reversed_entry_id``), never by changing a row. ``services.journal`` creates them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from core.registry import model
 from ._types import Money
 
 ZERO = Decimal("0")
+ACCOUNT_KINDS = ("asset", "liability", "income", "expense", "equity")
 
 
 @model("sale.account")
@@ -23,8 +28,15 @@ class Account:
 
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(128))
+    #: the Chinese name (科目名称)
+    name_zh: Mapped[str | None] = mapped_column(String(128))
     #: asset, liability, income, expense, equity
     kind: Mapped[str] = mapped_column(String(16))
+
+    def validate(self) -> dict[str, list[str]]:
+        if self.kind not in ACCOUNT_KINDS:
+            return {"kind": [f"must be one of {', '.join(ACCOUNT_KINDS)}"]}
+        return {}
 
 
 @model("sale.journal.entry")
@@ -34,6 +46,7 @@ class JournalEntry:
     __tablename__ = "sale_journal_entry"
     __append_only__ = True
 
+    #: gap-free per year: JE/2026/000001
     number: Mapped[str] = mapped_column(String(32), unique=True)
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     #: what it books: "sale.invoice", "sale.payment"...
@@ -57,3 +70,11 @@ class JournalLine:
     label: Mapped[str] = mapped_column(String(200), default="")
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
     account: Mapped[Account] = relationship()
+
+    def validate(self) -> dict[str, list[str]]:
+        debit, credit = Decimal(self.debit or 0), Decimal(self.credit or 0)
+        if debit < 0 or credit < 0:
+            return {"debit": ["debit and credit must not be negative"]}
+        if (debit == 0) == (credit == 0):
+            return {"debit": ["a line has either a debit or a credit"]}
+        return {}

@@ -2,21 +2,110 @@
 
 The per-line quantity ledger (ordered, shipped, invoiced, returned) is the single source of the
 order's progress; the order's sub-statuses are derived from it (see ``refresh_progress``).
+
+Amounts (rounding policy of ``core.money``): per line ``amount_untaxed`` is
+``round(quantity * unit_price * (1 - discount / 100))`` and the line tax is rounded on its own;
+for a price-included tax the rounded gross is the line total and the tax is extracted from it
+(``round(gross * rate / (1 + rate))``). Order totals are the sums of the rounded lines. Rounding
+is half up to the currency's minor unit (``sale.currency.digits``, else ``core.money``'s table).
+
+Progress (``progress()``), from the ledger only:
+
+* ``shipping_status``: ``none`` nothing shipped, ``full`` every line's ``qty_shipped`` reached
+  its quantity, else ``partial``. Returned goods stay shipped (``qty_returned`` is separate).
+* ``invoice_status``: ``full`` when every line's ``qty_invoiced`` reached its quantity minus
+  what was returned; the invoice policy decides what may be invoiced *now* (``qty_to_invoice``).
+* ``payment_status``: from the order's posted invoices: ``full`` when fully invoiced and every
+  invoice is paid, ``partial`` when something was paid.
+
+The workflow's states after ``approved`` require the matching status to be ``full``
+(``validate``), and the transitions into them refresh the stored statuses, so state and ledger
+cannot disagree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
+from core.errors import ConflictError, ValidationError
+from core.money import CURRENCY_DIGITS, quantum, round_money
 from core.registry import model
 
 from ._types import Money, Price, Qty, Rate
 
 ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+NONE, PARTIAL, FULL = "none", "partial", "full"
+LEDGER = ("qty_shipped", "qty_invoiced", "qty_returned")
+#: states that need the order fully shipped / invoiced / paid
+SHIPPED_STATES = ("shipped", "invoiced", "paid")
+INVOICED_STATES = ("invoiced", "paid")
+#: at most this many lines are named in a guard's reason
+NAMED_LINES = 5
+_UNSET = object()
+
+
+def today(env) -> dt.date:
+    """Today in the client's time zone (validity dates are calendar dates there)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return dt.datetime.now(ZoneInfo(env.config.timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.date.today()
+
+
+def norm(value: Decimal | None) -> str | None:
+    """One text per number: ``Decimal("5")`` and ``Decimal("5.000")`` read alike."""
+    if value is None:
+        return None
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def reserve_ids(env, objects: list) -> None:
+    """Prepare many new rows of one record for a fast flush: on PostgreSQL give them their ids
+    (one ``nextval`` SELECT for all) and their timestamps, so that the ORM needs nothing back
+    and inserts them with one pipelined ``executemany`` instead of a huge ``INSERT .. RETURNING``
+    that psycopg parses anew each time. On SQLite nothing is needed: the records' insert
+    sentinel lets one multi-row ``INSERT .. RETURNING`` do it."""
+    if not objects or env.sf.dialect != "postgresql":
+        return
+    from sqlalchemy import text
+
+    now = env.now
+    for obj in objects:
+        obj.created_at = obj.updated_at = now
+    table = type(objects[0]).__table__
+    ids = env.session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": len(objects)},
+    ).scalars().all()
+    for obj, ident in zip(objects, ids, strict=True):
+        obj.id = ident
+
+
+def _amount(value: Decimal | None) -> str | None:
+    """An amount as text with the stored two decimals ("302.00")."""
+    return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
 
 
 @model("sale.order")
@@ -54,6 +143,323 @@ class SaleOrder:
         back_populates="order", cascade="all, delete-orphan", order_by="SaleLine.sequence"
     )
 
+    # -- loading ------------------------------------------------------------------------------
+    def load_lines(self, *, refresh: bool = False) -> list:
+        """The lines in one SELECT (``refresh``: re-read them, e.g. after locking the order)."""
+        from sqlalchemy import inspect
+
+        if not refresh and "lines" in inspect(self).dict:
+            return self.lines
+        Line = type(self).lines.property.mapper.class_
+        stmt = select(Line).where(Line.order_id == self.id).order_by(Line.sequence, Line.id)
+        if refresh:
+            stmt = stmt.execution_options(populate_existing=True)
+        lines = list(self.env.session.scalars(stmt))
+        set_committed_value(self, "lines", lines)
+        return self.lines
+
+    # -- amounts ------------------------------------------------------------------------------
+    def currency_digits(self) -> int:
+        """Minor-unit digits of the order's currency (``sale.currency`` first, then the
+        kernel's table), cached per transaction."""
+        env = self.env
+        cache = env.session.info.setdefault("sale.currency_digits", {})
+        code = self.currency or "CNY"
+        if code not in cache:
+            Currency = env["sale.currency"]
+            with env.sudo():
+                digits = env.session.scalar(select(Currency.digits).where(Currency.code == code))
+            cache[code] = digits if digits is not None else CURRENCY_DIGITS.get(code, 2)
+        return cache[code]
+
+    def compute_amounts(self) -> None:
+        """Recompute every line's amounts and the order totals (see the module docstring).
+        Extensions (e.g. order-level pricing) override it and call ``super()``."""
+        with self.env.session.no_autoflush:
+            digits = self.currency_digits()
+            lines = self.lines
+            taxes = self._preload_taxes(lines)
+            for line in lines:
+                line.compute_amounts(digits, taxes.get(line.tax_id))
+        untaxed = sum((line.amount_untaxed for line in lines), ZERO)
+        tax = sum((line.amount_tax for line in lines), ZERO)
+        self.amount_untaxed = untaxed
+        self.amount_tax = tax
+        self.amount_total = untaxed + tax
+
+    def _preload_taxes(self, lines) -> dict:
+        """The lines' taxes by id, read in one SELECT unless already in the session (so
+        ``line.tax`` needs no query either)."""
+        env = self.env
+        Tax = env["sale.tax"]
+        wanted = {line.tax_id for line in lines if line.tax_id is not None}
+        found = {}
+        for ident in wanted:
+            tax = env.session.identity_map.get(env.session.identity_key(Tax, ident))
+            if tax is not None:
+                found[ident] = tax
+        missing = wanted - set(found)
+        if missing:
+            found.update((t.id, t) for t in env.session.scalars(select(Tax).where(Tax.id.in_(missing))))
+        return found
+
+    # -- the quantity ledger ------------------------------------------------------------------
+    def progress(self) -> dict[str, str]:
+        """Sub-statuses computed from the line ledger (nothing is written)."""
+        any_shipped = all_shipped = any_invoiced = all_invoiced = False
+        nothing_to_invoice = True
+        if self.lines:
+            all_shipped = all_invoiced = True
+            for ln in self.lines:
+                quantity, shipped = ln.quantity, ln.qty_shipped or ZERO
+                invoiced, target = ln.qty_invoiced or ZERO, quantity - (ln.qty_returned or ZERO)
+                if shipped > 0:
+                    any_shipped = True
+                if shipped < quantity:
+                    all_shipped = False
+                if invoiced > 0:
+                    any_invoiced = True
+                if invoiced < target:
+                    all_invoiced = False
+                if target > 0:
+                    nothing_to_invoice = False
+        shipping = (FULL if all_shipped else PARTIAL) if any_shipped else NONE
+        if any_invoiced:
+            invoice = FULL if all_invoiced else PARTIAL
+        else:
+            invoice = FULL if self.lines and nothing_to_invoice else NONE
+        payment = NONE
+        if invoice != NONE:
+            count, paid_count, paid_amount = self._payment_figures()
+            if invoice == FULL and count and paid_count == count:
+                payment = FULL
+            elif paid_count or paid_amount > 0:
+                payment = PARTIAL
+        return {"shipping_status": shipping, "invoice_status": invoice, "payment_status": payment}
+
+    def _payment_figures(self) -> tuple[int, int, Decimal]:
+        """(posted invoices, of which paid, amount paid on them) for this order. Extensions
+        with another notion of payment override it."""
+        env = self.env
+        Invoice = env["sale.invoice"]
+        with env.sudo():
+            row = env.session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(case((Invoice.state == "paid", 1), else_=0)), 0),
+                    func.coalesce(func.sum(Invoice.amount_total - Invoice.amount_residual), 0),
+                ).where(Invoice.order_id == self.id, Invoice.kind == "invoice",
+                        Invoice.state.in_(("posted", "paid")))
+            ).one()
+        return int(row[0] or 0), int(row[1] or 0), Decimal(row[2] or 0)
+
+    def refresh_progress(self) -> dict[str, str]:
+        """Store the sub-statuses computed from the ledger. Call it after changing the ledger.
+
+        The statuses are derived data that warehouse and finance users (who may only read
+        orders) keep up to date: they are written and the session is flushed with system
+        rights, so flush your own changes (as the user) before calling it.
+        """
+        env = self.env
+        computed = self.progress()
+        with env.sudo():
+            for key, value in computed.items():
+                if getattr(self, key) != value:
+                    setattr(self, key, value)
+            env.session.flush()
+        return computed
+
+    def ledger_add(self, field: str, quantities: Mapping[int, Decimal]) -> None:
+        """Add ``quantities`` ({sale_line_id: qty}, negative to take back) to the ledger
+        column ``field`` (``qty_shipped``, ``qty_invoiced`` or ``qty_returned``) of this order's
+        lines in one batched UPDATE, audited, then ``refresh_progress()``.
+
+        Refuses (``ValidationError`` per line, nothing written) what breaks a line's ledger
+        rules (``SaleLine.validate``); ``ConflictError`` if a line changed concurrently. Callers
+        check the user's right to do the business operation (ship, invoice); lock the order
+        first (``env.lock(order)`` then ``order.load_lines(refresh=True)``) when concurrent
+        changes are possible.
+        """
+        if field not in LEDGER:
+            raise ValueError(f"{field!r} is not a ledger column; one of {LEDGER}")
+        env = self.env
+        env.session.flush()
+        by_id = {line.id: line for line in self.lines}
+        changes = []
+        errors: dict[str, list[str]] = {}
+        for line_id, qty in quantities.items():
+            line = by_id.get(int(line_id))
+            if line is None:
+                errors.setdefault(f"quantities.{line_id}", []).append(
+                    f"not a line of order {self.number or self.id}")
+                continue
+            old = getattr(line, field) or ZERO
+            changes.append((line, old, old + Decimal(qty)))
+        for line, _old, new in changes:
+            set_committed_value(line, field, new)
+        for line, _old, _new in changes:
+            for key, messages in (line.validate() or {}).items():
+                errors.setdefault(f"lines.{line.id}.{key}", []).extend(messages)
+        if errors:
+            for line, old, _new in changes:
+                set_committed_value(line, field, old)
+            raise ValidationError(errors)
+        if not changes:
+            return
+        Line = type(changes[0][0])
+        table = Line.__table__
+        now = env.now
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+            .values({field: bindparam("b_value"), "version": bindparam("b_new_version"),
+                     "updated_at": bindparam("b_now")})
+        )
+        rows = [{"b_id": line.id, "b_version": line.version, "b_value": new,
+                 "b_new_version": line.version + 1, "b_now": now} for line, _old, new in changes]
+        result = env.session.connection().execute(stmt, rows)
+        if result.rowcount != len(rows):
+            raise ConflictError(f"lines of order {self.number or self.id} were changed by someone "
+                                "else; reload and retry")
+        for line, _old, _new in changes:
+            set_committed_value(line, "version", line.version + 1)
+            set_committed_value(line, "updated_at", now)
+        if Line.__audit__:
+            env.sf.audit.write(env, [(line, "write", {field: (old, new)})
+                                     for line, old, new in changes if old != new])
+        with env.sudo():
+            # the order's version (its ETag) changes with its ledger
+            self.updated_at = now
+        self.refresh_progress()
+
+    # -- workflow guards (record methods named by workflow.py; extensions override them) ------
+    def check_has_lines(self):
+        if not self.lines:
+            return "the order has no lines"
+        return None
+
+    def check_positive_total(self):
+        if (self.amount_total or ZERO) <= 0:
+            return f"the total must be positive (it is {self.amount_total or ZERO:,.2f})"
+        return None
+
+    def check_not_expired(self):
+        if self.validity_date is not None and self.validity_date < today(self.env):
+            return (f"the quotation expired on {self.validity_date.isoformat()}; "
+                    "change its validity date or copy it")
+        return None
+
+    def check_customer_active(self):
+        customer = self.customer
+        if customer is None:
+            return "the order has no customer"
+        if customer.merged_into_id is not None:
+            return f"customer {customer.code} was merged into another customer"
+        if not customer.active:
+            return f"customer {customer.code} ({customer.name}) is archived"
+        return None
+
+    def check_fully_shipped(self):
+        if self.progress()["shipping_status"] == FULL:
+            return None
+        return "not everything is shipped: " + self._missing(
+            lambda ln: (ln.qty_shipped or ZERO, ln.quantity))
+
+    def check_fully_invoiced(self):
+        if self.progress()["invoice_status"] == FULL:
+            return None
+        return "not everything is invoiced: " + self._missing(
+            lambda ln: (ln.qty_invoiced or ZERO, ln.quantity - (ln.qty_returned or ZERO)))
+
+    def check_paid(self):
+        if self.progress()["payment_status"] == FULL:
+            return None
+        return "the order's invoices are not fully paid"
+
+    def check_nothing_shipped(self):
+        shipped = [ln for ln in self.lines if (ln.qty_shipped or ZERO) > 0 or (ln.qty_invoiced or ZERO) > 0]
+        if not shipped:
+            return None
+        return ("goods were already shipped or invoiced ("
+                + self._missing(lambda ln: (ln.qty_shipped or ZERO, ln.quantity), lines=shipped,
+                                fmt="{done} of {target} shipped") + ")")
+
+    def _missing(self, figures, *, lines=None, fmt="{done} of {target}") -> str:
+        parts = []
+        for line in self.lines if lines is None else lines:
+            done, target = figures(line)
+            if lines is not None or done < target:
+                parts.append(f"line {line.sequence} {line.description!r} "
+                             + fmt.format(done=norm(done), target=norm(target)))
+        more = len(parts) - NAMED_LINES
+        text = "; ".join(parts[:NAMED_LINES])
+        return text + (f"; and {more} more line(s)" if more > 0 else "")
+
+    # -- workflow actions ---------------------------------------------------------------------
+    def bump_revision(self) -> None:
+        """``amend``: a new revision, so what was approved before no longer matches."""
+        self.revision = (self.revision or 0) + 1
+
+    # -- approvals ----------------------------------------------------------------------------
+    def approval_fingerprint_data(self) -> dict:
+        """What an approval of this order approves (hashed by the ``approval_fingerprint``
+        hook): customer, payment term, currency, revision, total and every line's product,
+        quantity, price, discount and tax. Extensions add keys and call ``super()``."""
+        return {
+            "customer_id": self.customer_id,
+            "payment_term_id": self.payment_term_id,
+            "currency": self.currency,
+            "revision": self.revision or 0,
+            "amount_total": norm(self.amount_total or ZERO),
+            "lines": [[ln.product_id, norm(ln.quantity), norm(ln.unit_price), norm(ln.discount or ZERO),
+                       ln.tax_id] for ln in self.lines],
+        }
+
+    # -- revisions ----------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The order's content as plain data (kept by ``sale.order.revision``)."""
+        self._preload_taxes(self.lines)
+        return {
+            "revision": self.revision or 0,
+            "number": self.number,
+            "customer_id": self.customer_id,
+            "customer": self.customer.name if self.customer is not None else None,
+            "payment_term_id": self.payment_term_id,
+            "payment_term": self.payment_term.code if self.payment_term is not None else None,
+            "salesperson_id": self.salesperson_id,
+            "date_order": self.date_order.isoformat() if self.date_order else None,
+            "validity_date": self.validity_date.isoformat() if self.validity_date else None,
+            "currency": self.currency,
+            "note": self.note,
+            "amount_untaxed": _amount(self.amount_untaxed),
+            "amount_tax": _amount(self.amount_tax),
+            "amount_total": _amount(self.amount_total),
+            "lines": [
+                {"id": ln.id, "sequence": ln.sequence, "product_id": ln.product_id,
+                 "description": ln.description, "quantity": norm(ln.quantity),
+                 "unit_price": norm(ln.unit_price), "discount": norm(ln.discount or ZERO),
+                 "tax_id": ln.tax_id, "tax": ln.tax.code if ln.tax is not None else None,
+                 "amount_untaxed": _amount(ln.amount_untaxed), "amount_tax": _amount(ln.amount_tax),
+                 "amount_total": _amount(ln.amount_total)}
+                for ln in self.lines
+            ],
+        }
+
+    # -- consistency --------------------------------------------------------------------------
+    def validate(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if self.state in SHIPPED_STATES and self.shipping_status != FULL:
+            errors.setdefault("state", []).append(
+                f"an order in state {self.state!r} must be fully shipped")
+        if self.state in INVOICED_STATES and self.invoice_status != FULL:
+            errors.setdefault("state", []).append(
+                f"an order in state {self.state!r} must be fully invoiced")
+        if self.state == "paid" and self.payment_status != FULL:
+            errors.setdefault("state", []).append("a paid order must be fully paid")
+        if self.validity_date and self.date_order and self.validity_date < self.date_order:
+            errors.setdefault("validity_date", []).append("must not be before the order date")
+        return errors
+
 
 @model("sale.line")
 class SaleLine:
@@ -76,10 +482,86 @@ class SaleLine:
     qty_shipped: Mapped[Decimal] = mapped_column(Qty, default=ZERO)
     qty_invoiced: Mapped[Decimal] = mapped_column(Qty, default=ZERO)
     qty_returned: Mapped[Decimal] = mapped_column(Qty, default=ZERO)
+    #: lets SQLite insert many lines in one statement (INSERT .. RETURNING in parameter order;
+    #: PostgreSQL needs none); always NULL outside a multi-row INSERT
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     order: Mapped[SaleOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
     tax: Mapped[Tax | None] = relationship()
+
+    def compute_amounts(self, digits: int, tax=_UNSET) -> None:
+        """Rounded line amounts (policy in the module docstring). ``tax``: the line's
+        ``sale.tax`` when the caller has it at hand (else ``self.tax``)."""
+        discount = self.discount or ZERO
+        gross = self.quantity * self.unit_price * (HUNDRED - discount) / HUNDRED
+        if tax is _UNSET:
+            tax = self.tax
+        rate = Decimal(tax.rate) if tax is not None else ZERO
+        if tax is not None and tax.price_include:
+            total = round_money(gross, digits=digits)
+            tax_amount = round_money(total * rate / (1 + rate), digits=digits)
+            untaxed = total - tax_amount
+        else:
+            untaxed = round_money(gross, digits=digits)
+            tax_amount = round_money(untaxed * rate, digits=digits)
+            total = untaxed + tax_amount
+        self.amount_untaxed = untaxed.quantize(quantum(digits))
+        self.amount_tax = tax_amount.quantize(quantum(digits))
+        self.amount_total = total.quantize(quantum(digits))
+
+    @property
+    def qty_to_ship(self) -> Decimal:
+        return max(self.quantity - (self.qty_shipped or ZERO), ZERO)
+
+    @property
+    def qty_delivered(self) -> Decimal:
+        """Shipped and kept: shipped minus returned."""
+        return (self.qty_shipped or ZERO) - (self.qty_returned or ZERO)
+
+    def qty_invoiceable(self, policy: str | None = None) -> Decimal:
+        """The most that may be invoiced on this line under the invoice policy (``[addon.sale]
+        invoice_policy``: "shipped" = what was shipped, "ordered" = what was ordered), minus
+        returns."""
+        if policy is None:
+            policy = self.env.settings("sale")["invoice_policy"]
+        base = self.quantity if policy == "ordered" else (self.qty_shipped or ZERO)
+        return base - (self.qty_returned or ZERO)
+
+    def qty_to_invoice(self, policy: str | None = None) -> Decimal:
+        """What is still to invoice now (negative: a credit note is due)."""
+        return self.qty_invoiceable(policy) - (self.qty_invoiced or ZERO)
+
+    def validate(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+
+        def bad(key: str, message: str) -> None:
+            errors.setdefault(key, []).append(message)
+
+        if self.quantity is not None and self.quantity <= 0:
+            bad("quantity", "must be positive")
+        if self.unit_price is not None and self.unit_price < 0:
+            bad("unit_price", "must not be negative")
+        if self.discount is not None and not (ZERO <= self.discount <= HUNDRED):
+            bad("discount", "must be between 0 and 100")
+        shipped = self.qty_shipped or ZERO
+        invoiced = self.qty_invoiced or ZERO
+        returned = self.qty_returned or ZERO
+        for key, value in (("qty_shipped", shipped), ("qty_invoiced", invoiced),
+                           ("qty_returned", returned)):
+            if value < 0:
+                bad(key, "must not be negative")
+        if self.quantity is not None and shipped > self.quantity:
+            bad("qty_shipped", f"{norm(shipped)} shipped is more than the {norm(self.quantity)} ordered")
+        if returned > shipped:
+            bad("qty_returned", f"{norm(returned)} returned is more than the {norm(shipped)} shipped")
+        if self.quantity is not None and invoiced > 0:
+            policy = self.env.settings("sale")["invoice_policy"]
+            limit = self.quantity if policy == "ordered" else shipped
+            if invoiced > limit:
+                bad("qty_invoiced", f"{norm(invoiced)} invoiced is more than the {norm(limit)} "
+                                    f"{'ordered' if policy == 'ordered' else 'shipped'}")
+        return errors
 
 
 @model("sale.order.revision")

@@ -1,4 +1,9 @@
-"""Payments received, allocated to one or more invoices; the unallocated rest is customer credit."""
+"""Payments received, allocated to one or more invoices; the unallocated rest is customer credit.
+
+An allocation settles part of an invoice either from a payment (``payment_id``) or from the
+unused credit of a credit note (``credit_note_id``). Allocations are append-only and dated, so
+receivables can be computed as of any date.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class Payment:
     __posted_states__ = ("posted",)
     __mutable_when_posted__ = frozenset({"amount_unallocated"})
 
+    #: gap-free per year: PAY/2026/000001
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     state: Mapped[str] = mapped_column(String(12), default="posted")
     customer_id: Mapped[int] = mapped_column(ForeignKey("sale_customer.id"), index=True)
@@ -34,10 +40,24 @@ class Payment:
     note: Mapped[str | None] = mapped_column(Text)
     #: the part not allocated to invoices yet: customer credit
     amount_unallocated: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    #: the journal entry booked with the payment
+    journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("sale_journal_entry.id"))
     customer: Mapped[Customer] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
-        back_populates="payment", cascade="all, delete-orphan"
+        back_populates="payment", order_by="PaymentAllocation.id"
     )
+
+    def validate(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if self.method not in METHODS:
+            errors["method"] = [f"must be one of {', '.join(METHODS)}"]
+        if self.amount is None or Decimal(self.amount) <= 0:
+            errors["amount"] = ["must be greater than 0"]
+        elif self.amount_unallocated is not None and not (
+            ZERO <= Decimal(self.amount_unallocated) <= Decimal(self.amount)
+        ):
+            errors["amount_unallocated"] = ["must be between 0 and the amount"]
+        return errors
 
 
 @model("sale.payment.allocation")
@@ -45,9 +65,21 @@ class PaymentAllocation:
     __tablename__ = "sale_payment_allocation"
     __append_only__ = True
 
-    payment_id: Mapped[int] = mapped_column(ForeignKey("sale_payment.id"), index=True)
+    #: the payment whose money settles the invoice (or None: a credit note's credit does)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("sale_payment.id"), index=True)
+    #: the credit note whose credit settles the invoice
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("sale_invoice.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("sale_invoice.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
-    date: Mapped[dt.date] = mapped_column(Date)
-    payment: Mapped[Payment] = relationship(back_populates="allocations")
-    invoice: Mapped[Invoice] = relationship()
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    payment: Mapped[Payment | None] = relationship(back_populates="allocations")
+    invoice: Mapped[Invoice] = relationship(foreign_keys="PaymentAllocation.invoice_id")
+
+    def validate(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        from_payment = self.payment_id is not None or self.payment is not None
+        if from_payment == (self.credit_note_id is not None):
+            errors["payment_id"] = ["an allocation comes from exactly one payment or credit note"]
+        if self.amount is None or Decimal(self.amount) <= 0:
+            errors["amount"] = ["must be greater than 0"]
+        return errors

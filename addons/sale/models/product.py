@@ -1,8 +1,14 @@
-"""Products, taxes, currencies with dated rates, payment terms."""
+"""Products, taxes, currencies with dated rates, payment terms.
+
+Each record checks its own fields in ``validate()`` (called by the kernel before every flush);
+checks that need other rows (unique codes, a term's lines summing to 100 %) live in
+``services.masterdata``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
@@ -11,6 +17,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.registry import model
 
 from ._types import Money, Price, Rate
+from .partner import check_fields
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+
+
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
 
 
 @model("sale.tax")
@@ -25,6 +39,12 @@ class Tax:
     #: True: unit prices include this tax; False: tax is added on top
     price_include: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+
+    def validate(self) -> dict[str, list[str]]:
+        errors = check_fields(self, ("code", "name", "rate"))
+        if self.rate is not None and not (ZERO <= self.rate < 1):
+            _add(errors, "rate", f"must be a fraction from 0 to below 1 (0.13 for 13 %), got {self.rate}")
+        return errors
 
 
 @model("sale.product")
@@ -41,10 +61,23 @@ class Product:
     active: Mapped[bool] = mapped_column(default=True)
     tax: Mapped[Tax | None] = relationship()
 
+    def validate(self) -> dict[str, list[str]]:
+        errors = check_fields(self, ("sku", "name", "list_price"))
+        if self.unit is not None and not self.unit.strip():
+            _add(errors, "unit", "must not be blank")
+        if self.sku and self.sku != self.sku.strip():
+            _add(errors, "sku", "must not start or end with spaces")
+        for field in ("list_price", "cost"):
+            value = getattr(self, field)
+            if value is not None and value < ZERO:
+                _add(errors, field, f"must not be negative (got {value})")
+        return errors
+
 
 @model("sale.currency")
 class Currency:
     __tablename__ = "sale_currency"
+    __audit__ = True
 
     code: Mapped[str] = mapped_column(String(3), unique=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -53,6 +86,14 @@ class Currency:
         back_populates="currency", cascade="all, delete-orphan", order_by="CurrencyRate.date"
     )
 
+    def validate(self) -> dict[str, list[str]]:
+        errors = check_fields(self, ("code", "name"))
+        if self.code and not re.match(r"^[A-Z]{3}$", self.code):
+            _add(errors, "code", "must be a 3-letter ISO code in capitals, e.g. USD")
+        if self.digits is not None and not (0 <= self.digits <= 6):
+            _add(errors, "digits", "must be from 0 to 6")
+        return errors
+
 
 @model("sale.currency.rate")
 class CurrencyRate:
@@ -60,11 +101,18 @@ class CurrencyRate:
 
     __tablename__ = "sale_currency_rate"
     __table_args__ = (UniqueConstraint("currency_id", "date"),)
+    __audit__ = True
 
     currency_id: Mapped[int] = mapped_column(ForeignKey("sale_currency.id", ondelete="CASCADE"))
     date: Mapped[dt.date] = mapped_column(Date)
     rate: Mapped[Decimal] = mapped_column(Rate)
     currency: Mapped[Currency] = relationship(back_populates="rates")
+
+    def validate(self) -> dict[str, list[str]]:
+        errors = check_fields(self, ("date", "rate"))
+        if self.rate is not None and self.rate <= ZERO:
+            _add(errors, "rate", f"must be positive (got {self.rate})")
+        return errors
 
 
 @model("sale.payment_term")
@@ -79,18 +127,30 @@ class PaymentTerm:
         back_populates="term", cascade="all, delete-orphan", order_by="PaymentTermLine.sequence"
     )
 
+    def validate(self) -> dict[str, list[str]]:
+        return check_fields(self, ("code", "name"))
+
 
 @model("sale.payment_term.line")
 class PaymentTermLine:
     """One instalment: ``percent`` of the total due ``days`` after the invoice date."""
 
     __tablename__ = "sale_payment_term_line"
+    __audit__ = True
 
     term_id: Mapped[int] = mapped_column(ForeignKey("sale_payment_term.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer, default=10)
     percent: Mapped[Decimal] = mapped_column(Rate)  # 100 for a single instalment
     days: Mapped[int] = mapped_column(Integer)
     term: Mapped[PaymentTerm] = relationship(back_populates="lines")
+
+    def validate(self) -> dict[str, list[str]]:
+        errors = check_fields(self, ("percent", "days"))
+        if self.percent is not None and not (ZERO < self.percent <= HUNDRED):
+            _add(errors, "percent", f"must be above 0 and at most 100 (got {self.percent})")
+        if self.days is not None and self.days < 0:
+            _add(errors, "days", f"must not be negative (got {self.days})")
+        return errors
 
 
 __all__ = ["Tax", "Product", "Currency", "CurrencyRate", "PaymentTerm", "PaymentTermLine", "Money"]

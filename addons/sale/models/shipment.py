@@ -1,5 +1,6 @@
 """Shipments recorded in ``sale``: quantities per order line (partial allowed).
 
+``services/shipment.py:record_shipment`` writes them and the order lines' ``qty_shipped``.
 ``sale_logistics`` will replace these with delivery orders.
 """
 
@@ -9,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
 
@@ -34,10 +35,21 @@ class Shipment:
 
 @model("sale.shipment.line")
 class ShipmentLine:
+    """A shipped quantity of one order line: a ledger entry (``qty_shipped`` is their sum), so
+    append-only; goods coming back are recorded as returns, not by editing shipments."""
+
     __tablename__ = "sale_shipment_line"
+    __append_only__ = True
 
     shipment_id: Mapped[int] = mapped_column(ForeignKey("sale_shipment.id", ondelete="CASCADE"), index=True)
     sale_line_id: Mapped[int] = mapped_column(ForeignKey("sale_line.id"), index=True)
     quantity: Mapped[Decimal] = mapped_column(Qty)
+    #: lets SQLite insert many lines in one statement (see sale.line)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
     shipment: Mapped[Shipment] = relationship(back_populates="lines")
     sale_line: Mapped[SaleLine] = relationship()
+
+    def validate(self) -> dict[str, list[str]]:
+        if self.quantity is not None and self.quantity <= 0:
+            return {"quantity": ["must be positive"]}
+        return {}
