@@ -218,15 +218,3 @@ def flow(sf, master, svc, make_order, acc):
             return env.get(record, ident).state
 
     return SimpleNamespace(order=order, invoice=invoice, pay=pay, state=state)
-
-
-@pytest.fixture
-def fast_passwords(monkeypatch):
-    """Cheap password hashes for the test users (scrypt takes ~0.2 s a user by design; what is
-    tested here is not the hashing). Request it before ``users``: ``pytestmark =
-    pytest.mark.usefixtures("fast_passwords")``."""
-    import core.base.models as base_models
-    from werkzeug.security import generate_password_hash
-
-    monkeypatch.setattr(base_models, "hash_password",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
