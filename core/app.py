@@ -17,12 +17,12 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from core.audit import Audit
 from core.config import ClientConfig, load_addon_settings
 from core.db import WRITE, make_engine
-from core.env import Env, install_session_events
+from core.env import Env, session_class
 from core.errors import AddonError, ConfigError
 from core.plugins import build_plugin_manager
 from core.plugins.addons import AddonCatalog, Manifest, load_object
@@ -88,6 +88,7 @@ class Salesflow:
             config_label=config.label,
         )
 
+        self._session_class = session_class()
         self.audit = Audit(self.registry)
         self.sequences = Sequences(self.registry)
         self._engine = engine
@@ -120,8 +121,7 @@ class Salesflow:
     def transaction(self, user: Any = None, *, readonly: bool = False) -> Iterator[Env]:
         """One unit of work as ``user`` (a res.user, its id or login; None = the system)."""
         bind = self.engine if readonly else self.engine.execution_options(**{WRITE: True})
-        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
-        install_session_events(session)
+        session = self._session_class(bind=bind, expire_on_commit=False, autoflush=True)
         try:
             env = Env(self, session, self._load_user(session, user))
             yield env
@@ -144,7 +144,10 @@ class Salesflow:
         if isinstance(user, User):
             return session.merge(user, load=False) if user not in session else user
         column = User.id if isinstance(user, int) else User.login
-        found = session.scalars(select(User).where(column == user)).one_or_none()
+        # one statement for the user and its roles (the roles decide every access check)
+        found = session.scalars(
+            select(User).where(column == user).options(joinedload(User.role_links))
+        ).unique().one_or_none()
         if found is None or not found.active:
             from core.errors import AuthenticationError
 

@@ -199,13 +199,20 @@ class Env:
         self._after_commit.append(callback)
 
 
-def install_session_events(session: Session) -> None:
-    """Bind the access, validation, audit and immutability rules to one session."""
+def session_class() -> type[Session]:
+    """A Session class carrying the access, validation, audit and immutability rules.
+
+    One class per app: the events are registered once, not at every transaction.
+    """
     from sqlalchemy import event
 
-    event.listen(session, "do_orm_execute", _on_execute)
-    event.listen(session, "before_flush", _on_before_flush)
-    event.listen(session, "after_flush", _on_after_flush)
+    class SalesflowSession(Session):
+        pass
+
+    event.listen(SalesflowSession, "do_orm_execute", _on_execute)
+    event.listen(SalesflowSession, "before_flush", _on_before_flush)
+    event.listen(SalesflowSession, "after_flush", _on_after_flush)
+    return SalesflowSession
 
 
 def _env_of(session: Session) -> Env | None:
