@@ -1,0 +1,407 @@
+"""Order-to-cash throughput: N orders of L lines through create, approve, ship, invoice, pay.
+
+    python bench/lifecycle.py --orders 1000 --lines 5                 # services, temp SQLite
+    python bench/lifecycle.py --orders 1000 --lines 5 --api           # HTTP (Flask test client)
+    python bench/lifecycle.py --orders 200 --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/lifecycle.py --big-order                             # 1 order x 1,000 lines
+    python bench/lifecycle.py --orders 300 --profile ship             # cProfile one phase
+
+The app is built for config/default.toml's addons (``--addons sale,sale_credit`` to choose) on
+a fresh database: a temporary SQLite file, or with ``--db`` a fresh schema of that PostgreSQL
+database, dropped afterwards. Master data (customers, products, users) is created untimed. Each
+phase then runs every order in a transaction of its own, as the user whose job it is (like one
+request each): create and approve as a salesperson (totals stay below the first approval level),
+ship as the warehouse, invoice (create + post) and pay as finance.
+
+Per phase it prints seconds, orders/s and SQL statements per order (every statement the
+engine's cursor executes, counted by a ``before_cursor_execute`` listener; SQLite's ``BEGIN
+IMMEDIATE`` included). It checks that every order ends ``paid`` and that the journal balances
+(trial balance debits == credits) and exits 1 otherwise. The last line is always::
+
+    orders=N lines=L total_s=<float> orders_per_s=<float> peak_rss_mb=<float>
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import dataclasses
+import datetime as dt
+import importlib
+import io
+import pstats
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
+
+from core.app import Salesflow, create_app  # noqa: E402
+from core.config import ClientConfig  # noqa: E402
+from core.db import make_engine  # noqa: E402
+from core.errors import SalesflowError  # noqa: E402
+
+PHASES = ("create", "approve", "ship", "invoice", "pay")
+CUSTOMERS = 50
+PRODUCTS = 40
+BIG_LINES = 1000
+SMALL_LINES = 10
+
+
+class Failed(Exception):
+    """The run did not end as it must (an order not paid, the journal unbalanced, an error)."""
+
+
+# -- set-up ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(pg_url: str | None):
+    """A URL of an empty database: a temp SQLite file, or a new schema of ``pg_url``."""
+    if pg_url is None:
+        with tempfile.TemporaryDirectory(prefix="salesflow-bench-") as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg_url else "?"
+    try:
+        yield f"{pg_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def build(config_path: str | None, addons: str | None, url: str) -> Salesflow:
+    config = ClientConfig.load(config_path)
+    if addons:
+        config = dataclasses.replace(config, addons=[a.strip() for a in addons.split(",") if a.strip()])
+    config = dataclasses.replace(config, database_url=url, secret_key=config.secret_key or "bench")
+    sf = Salesflow(config, engine=make_engine(url))
+    sf.create_all()
+    return sf
+
+
+def services():
+    """The sale services, imported as the app imports them (``sale.services.*``)."""
+    names = ("order", "shipment", "invoice", "payment", "journal", "masterdata", "partner")
+    return argparse.Namespace(**{n: importlib.import_module(f"sale.services.{n}") for n in names})
+
+
+@dataclasses.dataclass
+class Master:
+    users: dict[str, int]
+    customer_ids: list[int]
+    product_ids: list[int]
+    tokens: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+
+def master_data(sf: Salesflow, svc) -> Master:
+    """Users (no passwords: hashing is slow by design), a salesperson, customers, products."""
+    roles = {"seller": "salesperson", "warehouse": "warehouse", "finance": "finance"}
+    with sf.transaction() as env:
+        defaults = svc.masterdata.ensure_defaults(env)
+        svc.journal.ensure_accounts(env)
+        users = {}
+        for login, role in roles.items():
+            user = env["res.user"](login=login, name=login.title())
+            user.role_links = [env["res.user_role"](role=role)]
+            env.session.add(user)
+            env.session.flush()
+            users[login] = user.id
+        seller = svc.partner.create_salesperson(env, user_id=users["seller"])
+        term = defaults["terms"]["NET30"]
+        customers = [
+            svc.partner.create_customer(env, {
+                "code": f"B{i:04d}", "name": f"Bench customer {i}", "region": "华东",
+                "salesperson_id": seller.id, "payment_term_id": term.id,
+            }, force=True).id
+            for i in range(CUSTOMERS)
+        ]
+        # prices 10..80: even a 1,000-line order stays below the first approval level
+        products = [
+            svc.masterdata.create_product(env, sku=f"BP{i:03d}", name=f"Bench product {i}", unit="pcs",
+                                          list_price=Decimal(10 + (i * 7) % 71),
+                                          tax_id=defaults["taxes"]["VAT13"].id).id
+            for i in range(PRODUCTS)
+        ]
+    return Master(users, customers, products)
+
+
+def issue_tokens(sf: Salesflow, master: Master) -> None:
+    from core.security import new_token
+
+    with sf.transaction() as env:
+        for login, user_id in master.users.items():
+            token, digest = new_token()
+            env.session.add(env["res.api_token"](user_id=user_id, name="bench", token_hash=digest))
+            master.tokens[login] = {"Authorization": f"Bearer {token}"}
+
+
+def order_lines(master: Master, index: int, count: int) -> list[dict]:
+    """``count`` lines; quantities 1-5 (1 on large orders, to stay below the approval level)."""
+    products = master.product_ids
+    cycle = 5 if count <= 100 else 1
+    return [{"product_id": products[(index + k) % len(products)],
+             "quantity": Decimal(1 + (index + k) % cycle)} for k in range(count)]
+
+
+# -- the five steps, through the services ----------------------------------------------------
+
+
+class ServiceDriver:
+    """One transaction per order per step, as the user whose job it is."""
+
+    def __init__(self, sf: Salesflow, svc, master: Master):
+        self.sf, self.svc, self.master = sf, svc, master
+        self.invoices: dict[int, int] = {}
+
+    def create(self, index: int, lines: int) -> int:
+        customer = self.master.customer_ids[index % len(self.master.customer_ids)]
+        with self.sf.transaction(self.master.users["seller"]) as env:
+            return self.svc.order.create_order(env, customer_id=customer,
+                                               lines=order_lines(self.master, index, lines)).id
+
+    def approve(self, order_id: int) -> None:
+        with self.sf.transaction(self.master.users["seller"]) as env:
+            outcome = env.get("sale.order", order_id).fire("approve")
+            if not outcome.done:
+                raise Failed(f"order {order_id}: approval pending {outcome.approvals_pending}")
+
+    def ship(self, order_id: int) -> None:
+        with self.sf.transaction(self.master.users["warehouse"]) as env:
+            self.svc.shipment.record_shipment(env, env.get("sale.order", order_id))
+
+    def invoice(self, order_id: int) -> None:
+        with self.sf.transaction(self.master.users["finance"]) as env:
+            invoice = self.svc.invoice.create_invoice(env, env.get("sale.order", order_id))
+            self.svc.invoice.post_invoice(env, invoice)
+            self.invoices[order_id] = invoice.id
+
+    def pay(self, order_id: int) -> None:
+        with self.sf.transaction(self.master.users["finance"]) as env:
+            invoice = env.get("sale.invoice", self.invoices[order_id])
+            self.svc.payment.register_payment(
+                env, customer_id=invoice.customer_id, amount=invoice.amount_residual,
+                method="bank_transfer", allocations=[{"invoice_id": invoice.id,
+                                                      "amount": invoice.amount_residual}])
+
+
+class ApiDriver:
+    """The same steps through HTTP: the Flask test client with bearer tokens."""
+
+    def __init__(self, sf: Salesflow, master: Master):
+        self.master = master
+        self.client = create_app(salesflow=sf).test_client()
+        self.invoices: dict[int, dict] = {}
+
+    def _post(self, login: str, path: str, body: dict, expect: int) -> dict:
+        resp = self.client.post(path, json=body, headers=self.master.tokens[login])
+        if resp.status_code != expect:
+            raise Failed(f"POST {path}: {resp.status_code} {resp.get_data(as_text=True)[:500]}")
+        return resp.get_json()
+
+    def create(self, index: int, lines: int) -> int:
+        customer = self.master.customer_ids[index % len(self.master.customer_ids)]
+        body = {"customer_id": customer,
+                "lines": [{"product_id": ln["product_id"], "quantity": str(ln["quantity"])}
+                          for ln in order_lines(self.master, index, lines)]}
+        return self._post("seller", "/api/v1/orders", body, 201)["id"]
+
+    def approve(self, order_id: int) -> None:
+        self._post("seller", f"/api/v1/orders/{order_id}/triggers/approve", {}, 200)
+
+    def ship(self, order_id: int) -> None:
+        self._post("warehouse", f"/api/v1/orders/{order_id}/shipments", {}, 201)
+
+    def invoice(self, order_id: int) -> None:
+        invoice = self._post("finance", "/api/v1/invoices", {"order_id": order_id}, 201)
+        self.invoices[order_id] = self._post("finance", f"/api/v1/invoices/{invoice['id']}/post", {}, 200)
+
+    def pay(self, order_id: int) -> None:
+        invoice = self.invoices[order_id]
+        amount = invoice["amount_residual"]
+        self._post("finance", "/api/v1/payments", {
+            "customer_id": invoice["customer_id"], "amount": amount, "method": "bank_transfer",
+            "allocations": [{"invoice_id": invoice["id"], "amount": amount}]}, 201)
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.value = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args, **_kwargs) -> None:
+        self.value += 1
+
+
+@dataclasses.dataclass
+class PhaseResult:
+    name: str
+    orders: int
+    seconds: float
+    statements: int
+    #: CPU time of this process: on a busy machine it shows what the wall clock hides
+    cpu: float = 0.0
+
+    def line(self) -> str:
+        rate = self.orders / self.seconds if self.seconds else float("inf")
+        return (f"{self.name:<8} {self.orders:>6} orders  {self.seconds:8.3f} s  {rate:9.1f} orders/s  "
+                f"{self.statements / max(self.orders, 1):7.1f} SQL/order  cpu {self.cpu:7.3f} s")
+
+
+def timed(name: str, orders: int, counter: StatementCounter, run, profile: str | None) -> PhaseResult:
+    profiler = cProfile.Profile() if profile in (name, "all") else None
+    start_count = counter.value
+    start, start_cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    run()
+    if profiler is not None:
+        profiler.disable()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    result = PhaseResult(name, orders, seconds, counter.value - start_count, cpu)
+    if profiler is not None:
+        print_profile(name, profiler)
+    return result
+
+
+def print_profile(name: str, profiler: cProfile.Profile) -> None:
+    for key in ("cumulative", "tottime"):
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.strip_dirs().sort_stats(key).print_stats(30)
+        print(f"--- profile of {name}, by {key} ---", file=sys.stderr)
+        print(out.getvalue(), file=sys.stderr)
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
+
+
+def verify(sf: Salesflow, svc, order_ids: list[int]) -> None:
+    """Every order paid, the journal balanced; ``Failed`` otherwise."""
+    with sf.transaction(readonly=True) as env:
+        Order = env["sale.order"]
+        states = dict(env.session.execute(
+            select(Order.state, func.count()).where(Order.id.in_(order_ids)).group_by(Order.state)).all())
+        balance = svc.journal.trial_balance(env)
+    if states != {"paid": len(order_ids)}:
+        raise Failed(f"orders must all be paid; states: {states}")
+    if not balance["balanced"] or balance["debit"] != balance["credit"]:
+        raise Failed(f"the journal does not balance: debit {balance['debit']} != credit {balance['credit']}")
+
+
+def summary(orders: int, lines: int, total: float) -> str:
+    rate = orders / total if total else 0.0
+    return (f"orders={orders} lines={lines} total_s={total:.3f} orders_per_s={rate:.1f} "
+            f"peak_rss_mb={peak_rss_mb():.1f}")
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+def run_lifecycle(sf: Salesflow, svc, driver, n: int, lines: int, profile: str | None) -> float:
+    counter = StatementCounter(sf.engine)
+    ids: list[int] = []
+    results = [timed("create", n, counter, lambda: ids.extend(driver.create(i, lines) for i in range(n)),
+                     profile)]
+    for name in PHASES[1:]:
+        step = getattr(driver, name)
+        results.append(timed(name, n, counter, lambda step=step: [step(i) for i in ids], profile))
+    for result in results:
+        print(result.line())
+    total = sum(r.seconds for r in results)
+    statements = sum(r.statements for r in results)
+    print(f"{'total':<8} {n:>6} orders  {total:8.3f} s  {n / total:9.1f} orders/s  "
+          f"{statements / n:7.1f} SQL/order  cpu {sum(r.cpu for r in results):7.3f} s")
+    verify(sf, svc, ids)
+    print("check: every order paid, journal balanced")
+    return total
+
+
+def run_big_order(sf: Salesflow, svc, driver, profile: str | None) -> float:
+    counter = StatementCounter(sf.engine)
+    totals = {}
+    for size in (BIG_LINES, SMALL_LINES):
+        holder: list[int] = []
+        steps = [timed("create", 1, counter,
+                       lambda size=size, holder=holder: holder.append(driver.create(0, size)), profile)]
+        for name in PHASES[1:]:
+            step = getattr(driver, name)
+            steps.append(timed(name, 1, counter, lambda step=step, holder=holder: step(holder[0]),
+                               profile))
+        verify(sf, svc, holder)
+        totals[size] = sum(s.seconds for s in steps)
+        print(f"one order of {size} lines: " + "  ".join(
+            f"{s.name} {s.seconds:.3f} s/{s.statements} SQL" for s in steps)
+            + f"  total {totals[size]:.3f} s")
+    print("check: paid, journal balanced; SQL per step should not grow with the lines")
+    return totals[BIG_LINES]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--lines", type=int, default=5)
+    parser.add_argument("--db", default=None, help="a PostgreSQL URL (a fresh schema is used and dropped)")
+    parser.add_argument("--api", action="store_true", help="through HTTP (Flask test client, tokens)")
+    parser.add_argument("--addons", default=None, help="comma-separated addons (default: the config's)")
+    parser.add_argument("--config", default=None, help="client config (default: config/default.toml)")
+    parser.add_argument("--big-order", action="store_true",
+                        help=f"one order of {BIG_LINES} lines (and one of {SMALL_LINES}) through every step")
+    parser.add_argument("--profile", default=None, choices=(*PHASES, "all"),
+                        help="cProfile a phase (or all) and print the top functions to stderr")
+    args = parser.parse_args(argv)
+    if args.orders < 1 or args.lines < 1:
+        parser.error("--orders and --lines must be at least 1")
+
+    with fresh_database(args.db) as url:
+        sf = build(args.config, args.addons, url)
+        try:
+            svc = services()
+            master = master_data(sf, svc)
+            if args.api:
+                issue_tokens(sf, master)
+                driver = ApiDriver(sf, master)
+            else:
+                driver = ServiceDriver(sf, svc, master)
+            mode = "api" if args.api else "services"
+            print(f"# {sf.dialect}, addons {','.join(sf.addon_names)}, {mode}, "
+                  f"{dt.datetime.now().isoformat(timespec='seconds')}")
+            try:
+                if args.big_order:
+                    total = run_big_order(sf, svc, driver, args.profile)
+                    print(summary(1, BIG_LINES, total))
+                else:
+                    total = run_lifecycle(sf, svc, driver, args.orders, args.lines, args.profile)
+                    print(summary(args.orders, args.lines, total))
+            except (Failed, SalesflowError) as exc:
+                print(f"FAILED: {type(exc).__name__}: {exc}")
+                orders, lines = (1, BIG_LINES) if args.big_order else (args.orders, args.lines)
+                print(summary(orders, lines, 0.0))
+                return 1
+        finally:
+            sf.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
