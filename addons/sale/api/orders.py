@@ -11,7 +11,8 @@
   made, 202 with ``"done": false`` and ``approvals_pending`` when an approval level was recorded
   and more are needed, 409 with every reason when refused;
 * ``POST /orders/<id>/copy``, ``/amend`` ``{"reason", "changes"}``, ``/shipments``
-  ``{"quantities": {sale_line_id: qty}}`` (omitted: everything left).
+  ``{"quantities": {sale_line_id: qty}}`` (omitted: everything left), ``/returns``
+  ``{"quantities": ...}`` (goods that came back).
 
 A salesperson sees only the orders of their customers: any other id is a 404. Amounts,
 prices and quantities are decimal strings (floats are refused).
@@ -150,9 +151,15 @@ class ShipmentLineSchema(Schema):
     quantity = _dec(3)
 
 
+class ReturnInSchema(ShipmentInSchema):
+    quantities = fields.Dict(keys=fields.String(), values=DecimalString(), required=True,
+                             metadata={"description": "{sale_line_id: quantity} that came back"})
+
+
 class ShipmentSchema(Schema):
     id = fields.Integer()
     order_id = fields.Integer()
+    kind = fields.String(metadata={"description": "delivery or return"})
     date = fields.Date()
     reference = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
@@ -161,9 +168,9 @@ class ShipmentSchema(Schema):
     order = fields.Method("get_order")
 
     def get_order(self, shipment):
-        order = g.env.get("sale.order", shipment.order_id)
+        order = g.env.session.get(g.env["sale.order"], shipment.order_id)
         return {"state": order.state, "shipping_status": order.shipping_status,
-                "version": order.version}
+                "invoice_status": order.invoice_status, "version": order.version}
 
 
 class RevisionSchema(Schema):
@@ -262,7 +269,8 @@ def order_lines(env, order_id):
 
 
 @bp.endpoint("/orders/<int:order_id>/triggers/<trigger>", methods=["POST"], body=TriggerSchema,
-             summary="Fire a workflow trigger (approve, cancel, amend...)", tag=TAG)
+             summary="Fire a workflow trigger (approve, cancel, amend...): 200 done, 202 when an "
+                     "approval level was recorded and more are needed, 409 refused", tag=TAG)
 def fire_trigger(env, data, order_id, trigger):
     order = _detail(env, order_id)
     check_if_match(order)
@@ -322,10 +330,19 @@ def order_shipments(env, order_id):
              response=ShipmentSchema, status=201, idempotent=True,
              summary="Record a shipment (warehouse; partial allowed)", tag=TAG)
 def create_shipment(env, data, order_id):
-    order = _detail(env, order_id)
+    order = env.get("sale.order", order_id)  # record_shipment locks it and reads its lines
     quantities = data.get("quantities")
     if quantities is not None and not quantities:
         raise ValidationError({"quantities": ["give at least one line, or leave it out to ship "
                                               "everything left"]})
     return shipments.record_shipment(env, order, quantities, date=data.get("date"),
                                      reference=data.get("reference"), note=data.get("note"))
+
+
+@bp.endpoint("/orders/<int:order_id>/returns", methods=["POST"], body=ReturnInSchema,
+             response=ShipmentSchema, status=201, idempotent=True,
+             summary="Record goods that came back (warehouse)", tag=TAG)
+def create_return(env, data, order_id):
+    order = env.get("sale.order", order_id)
+    return shipments.record_return(env, order, data["quantities"], date=data.get("date"),
+                                   reference=data.get("reference"), note=data.get("note"))

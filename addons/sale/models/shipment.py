@@ -1,6 +1,7 @@
 """Shipments recorded in ``sale``: quantities per order line (partial allowed).
 
-``services/shipment.py:record_shipment`` writes them and the order lines' ``qty_shipped``.
+``services/shipment.py``: ``record_shipment`` writes them and the order lines' ``qty_shipped``,
+``record_return`` the goods that came back (``qty_returned``).
 ``sale_logistics`` will replace these with delivery orders.
 """
 
@@ -23,6 +24,8 @@ class Shipment:
     __audit__ = True
 
     order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id"), index=True)
+    #: "delivery" (goods out: ``qty_shipped``) or "return" (goods back: ``qty_returned``)
+    kind: Mapped[str] = mapped_column(String(10), default="delivery")
     date: Mapped[dt.date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
@@ -35,8 +38,9 @@ class Shipment:
 
 @model("sale.shipment.line")
 class ShipmentLine:
-    """A shipped quantity of one order line: a ledger entry (``qty_shipped`` is their sum), so
-    append-only; goods coming back are recorded as returns, not by editing shipments."""
+    """A shipped (or, in a return, returned) quantity of one order line: a ledger entry
+    (``qty_shipped`` / ``qty_returned`` are their sums), so append-only; goods coming back are
+    recorded as a return, never by editing a shipment."""
 
     __tablename__ = "sale_shipment_line"
     __append_only__ = True

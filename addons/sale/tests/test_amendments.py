@@ -1,0 +1,131 @@
+"""Amendments: an approved order changes only through ``amend_order``, which keeps the previous
+revision with a readable diff and sends the order back through approval and every guard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from core.errors import TransitionBlocked, ValidationError
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+def _revisions(env, order_id):
+    Revision = env["sale.order.revision"]
+    return env.search("sale.order.revision", Revision.order_id == order_id, order_by=Revision.revision)
+
+
+def test_amendment_keeps_the_previous_revision_with_a_diff(sf, users, master, svc, make_order):
+    oid = make_order(lines=[(0, "2", None), (1, "4", None)])
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        order.fire("approve")
+        first, second = order.lines
+        svc.order.amend_order(env, order, reason="customer wants more", changes={"lines": [
+            {"id": first.id, "quantity": "5"},
+            {"product_id": master.product_ids[2], "quantity": "1", "unit_price": "1999.99"},
+        ]})
+        assert (order.state, order.revision) == ("draft", 1)
+        assert order.amount_untaxed == D("2499.99")
+    with sf.transaction("sp1") as env:
+        (rev,) = _revisions(env, oid)
+        assert (rev.revision, rev.reason, rev.user_id) == (0, "customer wants more", users.sp1)
+        assert rev.snapshot["revision"] == 0
+        assert [(ln["description"], ln["quantity"]) for ln in rev.snapshot["lines"]] == [
+            ("Product 1", "2"), ("Product 2", "4")]
+        assert rev.snapshot["amount_total"] == "341.26"
+        assert [d["text"] for d in rev.diff] == [
+            "line 10 'Product 1': quantity 2 → 5",
+            "added line 20 'Product 3': 1 × 1999.99",
+            "removed line 20 'Product 2': 4 × 25.5",
+            "untaxed amount: 302.00 → 2499.99",
+            "tax: 39.26 → 325.00",
+            "total: 341.26 → 2824.99",
+        ]
+        assert rev.diff[0] == {"kind": "line", "line_id": first.id, "field": "quantity", "old": "2",
+                               "new": "5", "text": "line 10 'Product 1': quantity 2 → 5"}
+        Log = env["workflow.log"]
+        log = env.search("workflow.log", Log.record == "sale.order", Log.record_id == oid)
+        assert [(r.trigger, r.comment) for r in log] == [("approve", None),
+                                                         ("amend", "customer wants more")]
+        # a second amendment keeps the first one's content too
+        order = svc.order.get_order(env, oid)
+        order.fire("approve")
+        svc.order.amend_order(env, order, reason="new term", changes={"note": "second"})
+        assert [r.revision for r in _revisions(env, oid)] == [0, 1]
+        assert [d["text"] for d in _revisions(env, oid)[1].diff] == ["note: (none) → second"]
+
+
+def test_amended_orders_go_through_every_guard_and_approval_again(sf, svc, make_order, order_of_total):
+    oid = make_order()
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(TransitionBlocked, match="'amend' is not possible in state 'draft'"):
+            svc.order.amend_order(env, order, reason="x", changes={})
+        order.fire("approve")
+        with pytest.raises(TransitionBlocked, match="needs a comment"):
+            svc.order.amend_order(env, order, reason="", changes={"note": "x"})
+        with pytest.raises(ValidationError) as exc:
+            svc.order.amend_order(env, order, reason="x", changes={"number": "SO/1"})
+        assert "number" in exc.value.errors
+        assert (order.state, order.revision) == ("approved", 0)
+    past = dt.date.today() - dt.timedelta(days=1)
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        svc.order.amend_order(env, order, reason="backdated",
+                              changes={"date_order": past - dt.timedelta(days=5), "validity_date": past})
+        with pytest.raises(TransitionBlocked, match="expired"):
+            order.fire("approve")
+    with sf.transaction("finance") as env:  # sellers only
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(TransitionBlocked, match="needs one of the roles"):
+            order.fire("approve")
+    oid = make_order(lines=order_of_total("150000"))
+    with sf.transaction("manager") as env:
+        assert svc.order.get_order(env, oid).fire("approve").done
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        # even a change outside the fingerprinted fields voids the approval (new revision)
+        svc.order.amend_order(env, order, reason="typo in the note", changes={"note": "fixed"})
+        with pytest.raises(TransitionBlocked, match="needs approval by sales_manager"):
+            order.fire("approve")
+    with sf.transaction("manager") as env:
+        order = svc.order.get_order(env, oid)
+        outcome = order.fire("approve")
+        assert (outcome.done, order.state, order.revision) == (True, "approved", 1)
+
+
+def test_amending_a_partly_shipped_order_keeps_its_ledger(sf, master, svc, make_order):
+    oid = make_order(lines=[(0, "10", None), (1, "4", None)])
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+    with sf.transaction("warehouse") as env:
+        order = svc.order.get_order(env, oid)
+        first, second = order.lines
+        svc.shipment.record_shipment(env, order, {first.id: D("6"), second.id: D("4")})
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(ValidationError) as exc:
+            svc.order.amend_order(env, order, reason="less", changes={"lines": [
+                {"id": first.id, "quantity": "5"}]})
+        assert exc.value.errors == {
+            "lines.0.quantity": ["6 are already shipped or invoiced"],
+            "lines": ["line 20 'Product 2' was shipped or invoiced and cannot be removed"]}
+        with pytest.raises(TransitionBlocked, match="already shipped"):
+            svc.order.cancel_order(env, order, "too late")
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        svc.order.amend_order(env, order, reason="one more", changes={"lines": [
+            {"id": first.id, "quantity": "8"}, {"id": second.id},
+            {"product_id": master.product_ids[2], "quantity": "1"}]})
+        assert [ln.qty_shipped for ln in order.lines] == [D("6"), D("4"), D("0")]
+        assert order.shipping_status == "partial"
+        order.fire("approve")
+    with sf.transaction("warehouse") as env:
+        order = svc.order.get_order(env, oid)
+        svc.shipment.record_shipment(env, order)
+        assert (order.state, order.shipping_status) == ("shipped", "full")
+        assert [ln.qty_shipped for ln in order.lines] == [D("8"), D("4"), D("1")]

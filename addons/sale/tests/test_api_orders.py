@@ -1,0 +1,185 @@
+"""REST API of sale orders (/api/v1/orders...)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+URL = "/api/v1/orders"
+
+
+def _body(master, qty="2", **extra):
+    return {"customer_id": master.c1,
+            "lines": [{"product_id": master.product_ids[0], "quantity": qty}], **extra}
+
+
+def _create(api, master, login="sp1", **body):
+    r = api.client.post(URL, json={**_body(master), **body}, headers=api.h(login))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_create_with_idempotency_key(sf, api, master):
+    headers = api.h("sp1", **{"Idempotency-Key": "order-123"})
+    first = api.client.post(URL, json=_body(master), headers=headers)
+    assert first.status_code == 201
+    data = first.get_json()
+    assert (data["state"], data["amount_total"], data["triggers"]) == (
+        "draft", "226.00", {"approve": [], "cancel": []})
+    assert data["lines"][0]["quantity"] == "2.000" and data["lines"][0]["unit_price"] == "100.000000"
+    assert first.headers["ETag"] == f'"{data["version"]}"'
+    again = api.client.post(URL, json=_body(master), headers=headers)
+    assert (again.status_code, again.get_json()) == (201, data)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = api.client.post(URL, json=_body(master, qty="3"), headers=headers)
+    assert other.status_code == 422
+    assert "Idempotency-Key" in other.get_json()["error"]["fields"]
+    with sf.transaction() as env:
+        assert env.session.scalar(select(func.count()).select_from(env["sale.order"])) == 1
+    bad = api.client.post(URL, json={"customer_id": master.c1, "lines": [
+        {"product_id": master.product_ids[0], "quantity": 1.5}]}, headers=api.h("sp1"))
+    assert bad.status_code == 422
+    assert list(bad.get_json()["error"]["fields"]) == ["lines.0.quantity"]
+
+
+def test_get_patch_if_match_and_drafts_only(api, master):
+    order = _create(api, master)
+    url = f"{URL}/{order['id']}"
+    got = api.client.get(url, headers=api.h("sp1"))
+    assert got.status_code == 200 and got.get_json()["lines"][0]["description"] == "Product 1"
+    etag = got.headers["ETag"]
+    line_id = order["lines"][0]["id"]
+    change = {"note": "rush", "lines": [{"id": line_id, "quantity": "3"},
+                                        {"product_id": master.product_ids[1], "quantity": "1"}]}
+    stale = api.client.patch(url, json=change, headers=api.h("sp1", **{"If-Match": '"999"'}))
+    assert stale.status_code == 412
+    ok = api.client.patch(url, json=change, headers=api.h("sp1", **{"If-Match": etag}))
+    assert ok.status_code == 200, ok.get_json()
+    data = ok.get_json()
+    assert (data["note"], data["amount_untaxed"], len(data["lines"])) == ("rush", "325.50", 2)
+    assert ok.headers["ETag"] != etag
+    lines = api.client.get(f"{url}/lines", headers=api.h("sp1")).get_json()
+    assert [ln["quantity"] for ln in lines] == ["3.000", "1.000"]
+    r = api.client.post(f"{url}/triggers/approve", json={}, headers=api.h("sp1"))
+    assert r.status_code == 200 and r.get_json()["done"] is True
+    refused = api.client.patch(url, json={"note": "x"}, headers=api.h("sp1"))
+    assert refused.status_code == 409 and "only a draft" in refused.get_json()["error"]["message"]
+
+
+def test_triggers_409_202_200(api, master):
+    past = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    order = _create(api, master, date_order=past, validity_date=past,
+                    lines=[{"product_id": master.product_ids[0], "quantity": "1", "unit_price": "0"}])
+    r = api.client.post(f"{URL}/{order['id']}/triggers/approve", json={}, headers=api.h("sp1"))
+    assert r.status_code == 409
+    error = r.get_json()["error"]
+    assert (error["code"], error["trigger"]) == ("transition_refused", "approve")
+    assert error["reasons"] == ["the total must be positive (it is 0.00)",
+                                f"the quotation expired on {past}; change its validity date or copy it"]
+    big = _create(api, master, lines=[{"product_id": master.product_ids[0], "quantity": "1",
+                                       "unit_price": "530973.451327"}])  # 600,000.00 with VAT
+    url = f"{URL}/{big['id']}/triggers/approve"
+    r = api.client.post(url, json={"comment": "ok from me"}, headers=api.h("manager"))
+    assert r.status_code == 202
+    assert (r.get_json()["done"], r.get_json()["approvals_pending"]) == (False, ["director"])
+    assert r.get_json()["order"]["state"] == "draft"
+    r = api.client.post(url, json={}, headers=api.h("director"))
+    assert r.status_code == 200
+    assert (r.get_json()["done"], r.get_json()["dest"]) == (True, "approved")
+    r = api.client.post(f"{URL}/{big['id']}/triggers/cancel", json={}, headers=api.h("sp1"))
+    assert r.status_code == 409 and r.get_json()["error"]["reasons"] == [
+        "'cancel' needs a comment saying why"]
+    r = api.client.post(f"{URL}/{big['id']}/triggers/cancel", json={"comment": "budget cut"},
+                        headers=api.h("sp1"))
+    assert r.status_code == 200
+    assert (r.get_json()["order"]["state"], r.get_json()["order"]["cancel_reason"]) == (
+        "cancelled", "budget cut")
+    log = api.client.get(f"{URL}/{big['id']}/log", headers=api.h("sp1")).get_json()
+    assert [(e["trigger"], e["comment"]) for e in log] == [("approve", None),
+                                                           ("cancel", "budget cut")]
+    r = api.client.post(f"{URL}/{big['id']}/triggers/fly", json={}, headers=api.h("sp1"))
+    assert r.status_code == 409
+
+
+def test_another_salespersons_order_is_not_found(api, master):
+    order = _create(api, master)
+    url = f"{URL}/{order['id']}"
+    for method, path, body in (("get", "", None), ("patch", "", {"note": "x"}),
+                               ("get", "/lines", None), ("get", "/log", None),
+                               ("get", "/revisions", None), ("post", "/copy", None),
+                               ("post", "/triggers/approve", {}), ("post", "/amend", {"reason": "x"})):
+        r = getattr(api.client, method)(url + path, json=body, headers=api.h("sp2"))
+        assert r.status_code == 404, (method, path, r.status_code)
+    assert api.client.get(url, headers=api.h("manager")).status_code == 200
+    assert api.client.get(URL, headers=api.h("sp2")).get_json()["total"] == 0
+
+
+def test_list_filters_and_sorting(api, master, users):
+    today = dt.date.today()
+    a = _create(api, master, date_order=(today - dt.timedelta(days=10)).isoformat())
+    b = _create(api, master, lines=[{"product_id": master.product_ids[2], "quantity": "1"}])
+    c = _create(api, master, login="sp2", customer_id=master.c2)
+    api.client.post(f"{URL}/{b['id']}/triggers/approve", json={}, headers=api.h("sp1"))
+
+    def ids(login, query):
+        r = api.client.get(f"{URL}?{query}", headers=api.h(login))
+        assert r.status_code == 200, r.get_json()
+        return [o["id"] for o in r.get_json()["items"]]
+
+    assert ids("sp1", "") == [b["id"], a["id"]]  # newest order date first; only sp1's customers
+    assert ids("manager", "sort=-amount_total") == [b["id"], c["id"], a["id"]]
+    assert ids("manager", "state=approved") == [b["id"]]
+    assert ids("manager", f"customer_id={master.c2}") == [c["id"]]
+    assert ids("manager", f"salesperson_id={users.sp['sp2']}") == [c["id"]]
+    assert ids("manager", f"date_to={(today - dt.timedelta(days=1)).isoformat()}") == [a["id"]]
+    assert ids("manager", f"date_from={today.isoformat()}&sort=number") == [b["id"], c["id"]]
+    assert ids("manager", "per_page=1&sort=number") == [a["id"]]
+    for query in ("colour=red", "sort=note", "date_from=yesterday", "customer_id=x"):
+        assert api.client.get(f"{URL}?{query}", headers=api.h("manager")).status_code == 422
+
+
+def test_shipments_copy_amend_and_revisions(api, master):
+    order = _create(api, master, lines=[{"product_id": master.product_ids[0], "quantity": "5"}])
+    oid, line_id = order["id"], order["lines"][0]["id"]
+    api.client.post(f"{URL}/{oid}/triggers/approve", json={}, headers=api.h("sp1"))
+    ships = f"{URL}/{oid}/shipments"
+    r = api.client.post(ships, json={"quantities": {str(line_id): "2"}}, headers=api.h("sp1"))
+    assert r.status_code == 403
+    r = api.client.post(ships, json={"quantities": {str(line_id): "6"}}, headers=api.h("warehouse"))
+    assert r.status_code == 422
+    assert list(r.get_json()["error"]["fields"]) == [f"quantities.{line_id}"]
+    r = api.client.post(ships, json={"quantities": {str(line_id): "2"}, "reference": "DN-7"},
+                        headers=api.h("warehouse"))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["order"] == {"state": "approved", "shipping_status": "partial",
+                                     "invoice_status": "none",
+                                     "version": r.get_json()["order"]["version"]}
+    # amend the partly shipped order: 5 -> 4, back to draft as revision 1
+    r = api.client.post(f"{URL}/{oid}/amend", json={
+        "reason": "customer needs one less", "changes": {"lines": [{"id": line_id, "quantity": "4"}]}},
+        headers=api.h("sp1"))
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["state"], r.get_json()["revision"]) == ("draft", 1)
+    revisions = api.client.get(f"{URL}/{oid}/revisions", headers=api.h("sp1")).get_json()
+    assert [(rv["revision"], rv["reason"]) for rv in revisions] == [(0, "customer needs one less")]
+    assert revisions[0]["diff"][0]["text"] == "line 10 'Product 1': quantity 5 → 4"
+    api.client.post(f"{URL}/{oid}/triggers/approve", json={}, headers=api.h("sp1"))
+    r = api.client.post(ships, json={}, headers=api.h("warehouse"))  # everything left
+    assert r.status_code == 201 and r.get_json()["order"]["state"] == "shipped"
+    r = api.client.post(f"{URL}/{oid}/returns", json={"quantities": {str(line_id): "1"}},
+                        headers=api.h("warehouse"))
+    assert r.status_code == 201 and r.get_json()["kind"] == "return"
+    listed = api.client.get(ships, headers=api.h("sp1")).get_json()
+    assert [(s["kind"], [ln["quantity"] for ln in s["lines"]]) for s in listed] == [
+        ("delivery", ["2.000"]), ("delivery", ["2.000"]), ("return", ["1.000"])]
+    lines = api.client.get(f"{URL}/{oid}/lines", headers=api.h("sp1")).get_json()
+    assert (lines[0]["qty_shipped"], lines[0]["qty_returned"]) == ("4.000", "1.000")
+    r = api.client.post(f"{URL}/{oid}/copy", headers=api.h("sp1"))
+    assert r.status_code == 201
+    copy = r.get_json()
+    assert (copy["state"], copy["copied_from_id"], copy["lines"][0]["quantity"]) == (
+        "draft", oid, "4.000")
