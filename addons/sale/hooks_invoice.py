@@ -12,7 +12,8 @@ from core.plugins import hookimpl
 
 @hookimpl
 def workflow_transition_done(record, trigger, source, dest, env):
-    if record.__record__ == "sale.order" and dest == "shipped":
+    if record.__record__ == "sale.order" and dest == "shipped" \
+            and getattr(record, "invoice_status", None) == "full":
         from .services.invoice import advance_order
 
         advance_order(env, record)

@@ -40,8 +40,7 @@ class Payment:
     note: Mapped[str | None] = mapped_column(Text)
     #: the part not allocated to invoices yet: customer credit
     amount_unallocated: Mapped[Decimal] = mapped_column(Money, default=ZERO)
-    #: the journal entry booked with the payment
-    journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("sale_journal_entry.id"))
+    # its journal entry: sale.journal.entry with source_record "sale.payment", source_id = id
     customer: Mapped[Customer] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", order_by="PaymentAllocation.id"

@@ -1,0 +1,664 @@
+"""Invoicing: invoices from the order's quantity ledger, posting, credit notes.
+
+* ``create_invoice(env, order)`` makes a **draft** invoice of what may be invoiced now: per
+  order line, the shipped quantity (``[addon.sale] invoice_policy = "shipped"``, the default) or
+  the ordered quantity (``"ordered"``), less returns, less what is invoiced or already on a draft
+  invoice. Nothing to invoice is refused (``TransitionBlocked``, 409) with the reason.
+* ``post_invoice(env, invoice)`` fires ``post``: the invoice gets its gap-free number
+  (``INV/<year>/<6 digits>``, credit notes ``RINV/...``; numbers are taken only at posting and
+  given back when the posting rolls back), its date (today unless set) and due date (the order's
+  payment term, else the customer's), its journal entry, and the order lines' ``qty_invoiced``
+  grows (one bulk ``UPDATE``). When the order is then fully invoiced it fires ``invoice``.
+  A posted invoice is immutable (``Invoice.__posted_states__``): only its settlement changes.
+* ``create_credit_note(env, invoice, reason=..., lines=None)`` reverses all or part of a posted
+  invoice: a posted credit note with the reverse journal entry; its amount first settles what is
+  still open on the invoice, the rest stays as customer credit (``apply_customer_credit``); the
+  order lines' ``qty_invoiced`` goes down.
+
+Amounts follow ``core.money``: each line is rounded once (``masterdata.tax_split``), document
+totals are sums of lines. A line invoiced in several parts gets, on its last part, exactly what
+is left of the order line's amounts, so the invoices of an order always add up to the order.
+The number of SQL statements per call does not depend on the number of lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.orm import aliased, joinedload
+
+from core.errors import TransitionBlocked, ValidationError
+from core.money import QTY_DIGITS, quantum, round_money, to_decimal
+
+from . import journal
+from .masterdata import due_dates, tax_split
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+POLICIES = ("shipped", "ordered")
+#: states of a booked (posted) document
+BOOKED = ("posted", "paid")
+QTY = quantum(QTY_DIGITS)
+#: how many reasons a refusal lists before "... and N more"
+MAX_REASONS = 20
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def today(env) -> dt.date:
+    """Today in the client's time zone (the default document date)."""
+    from ..models.order import today as client_today
+
+    return client_today(env)
+
+
+def _as(env, record: str, value: Any):
+    if isinstance(value, env[record]):
+        return value
+    return env.get(record, value)
+
+
+def invoice_policy(env) -> str:
+    return env.settings("sale").get("invoice_policy") or "shipped"
+
+
+def invoiceable_quantity(line, policy: str) -> Decimal:
+    """What of an order line may still be invoiced under ``policy`` (never negative)."""
+    base = Decimal(line.qty_shipped or 0) if policy == "shipped" else Decimal(line.quantity)
+    left = base - Decimal(line.qty_returned or 0) - Decimal(line.qty_invoiced or 0)
+    return max(left, ZERO)
+
+
+def line_amounts(quantity: Decimal, unit_price: Decimal, discount: Decimal, tax,
+                 currency: str) -> tuple[Decimal, Decimal, Decimal]:
+    """``(untaxed, tax, total)`` of ``quantity`` at ``unit_price`` less ``discount`` percent."""
+    gross = Decimal(quantity) * Decimal(unit_price) * (1 - Decimal(discount or 0) / HUNDRED)
+    return tax_split(tax, gross, currency)
+
+
+def _limited(reasons: list[str]) -> list[str]:
+    if len(reasons) <= MAX_REASONS:
+        return reasons
+    return reasons[:MAX_REASONS] + [f"... and {len(reasons) - MAX_REASONS} more"]
+
+
+def _qty(value: Decimal) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def _taxes(env, ids) -> dict[int, Any]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    Tax = env["sale.tax"]
+    with env.sudo():
+        return {t.id: t for t in env.session.scalars(select(Tax).where(Tax.id.in_(ids)))}
+
+
+def lock_rows(env, record: str, *criteria, order_by=None) -> list:
+    """``SELECT ... FOR UPDATE`` the rows of ``record`` matching ``criteria`` (as the system) and
+    reload them, so a decision sees what concurrent transactions committed."""
+    cls = env[record]
+    env.session.flush()
+    stmt = select(cls).where(*criteria).with_for_update()
+    stmt = stmt.order_by(*(order_by if order_by is not None else [cls.id]))
+    with env.sudo():
+        return list(env.session.scalars(stmt.execution_options(populate_existing=True)))
+
+
+def order_line_rows(env, order_id: int) -> list:
+    """The order's lines as plain rows (no ORM objects: cheap for thousands of lines)."""
+    SaleLine = env["sale.line"]
+    stmt = (select(SaleLine.id, SaleLine.product_id, SaleLine.description, SaleLine.quantity,
+                   SaleLine.unit_price, SaleLine.discount, SaleLine.tax_id, SaleLine.amount_untaxed,
+                   SaleLine.amount_tax, SaleLine.qty_shipped, SaleLine.qty_invoiced,
+                   SaleLine.qty_returned)
+            .where(SaleLine.order_id == order_id).order_by(SaleLine.sequence, SaleLine.id))
+    with env.sudo():
+        return env.session.execute(stmt).all()
+
+
+def _invoiced_by_sale_line(env, order_id: int) -> dict[int, dict[str, Decimal]]:
+    """Per order line: the quantity on draft invoices, and the signed quantity and amounts on
+    every invoice and credit note that is not cancelled (drafts included). One ``GROUP BY``."""
+    Invoice, Line = env["sale.invoice"], env["sale.invoice.line"]
+    sign = case((Invoice.kind == "credit_note", -1), else_=1)
+    draft = (Invoice.state == "draft") & (Invoice.kind == "invoice")
+    stmt = (
+        select(Line.sale_line_id,
+               func.sum(case((draft, Line.quantity), else_=0)),
+               func.sum(sign * Line.quantity), func.sum(sign * Line.amount_untaxed),
+               func.sum(sign * Line.amount_tax))
+        .join(Invoice, Line.invoice_id == Invoice.id)
+        .where(Invoice.order_id == order_id, Invoice.state != "cancelled",
+               Line.sale_line_id.is_not(None))
+        .group_by(Line.sale_line_id)
+    )
+    with env.sudo():
+        rows = env.session.execute(stmt).all()
+    out = {}
+    for sale_line_id, draft_qty, qty, untaxed, tax in rows:
+        out[sale_line_id] = {
+            "draft_qty": Decimal(draft_qty or 0).quantize(QTY),
+            "qty": Decimal(qty or 0).quantize(QTY),
+            "untaxed": round_money(Decimal(untaxed or 0)),
+            "tax": round_money(Decimal(tax or 0)),
+        }
+    return out
+
+
+# -- creating invoices -----------------------------------------------------------------------
+
+
+def create_invoice(env, order, *, date: dt.date | None = None, policy: str | None = None,
+                   note: str | None = None):
+    """A draft invoice of what ``order`` may be invoiced now (see the module docstring)."""
+    env.check_access("sale.invoice", "create")
+    # one invoicing of an order at a time (FOR UPDATE): a concurrent draft is seen, not repeated
+    order = env.get("sale.order", order.id if isinstance(order, env["sale.order"]) else order,
+                    lock=True)
+    policy = policy or invoice_policy(env)
+    if policy not in POLICIES:
+        raise ValidationError({"policy": [f"must be one of {', '.join(POLICIES)}"]})
+    if order.state in ("draft", "cancelled"):
+        what = "a quotation" if order.state == "draft" else "cancelled"
+        raise TransitionBlocked(order, "create_invoice", [
+            f"order {order.number or order.id} is {what}: only approved orders are invoiced"])
+    Invoice = env["sale.invoice"]
+    lines = order_line_rows(env, order.id)
+    done = _invoiced_by_sale_line(env, order.id)
+    taxes = _taxes(env, (line.tax_id for line in lines))
+    currency = order.currency
+    new_lines = []
+    on_drafts = ZERO
+    for line in lines:
+        stats = done.get(line.id)
+        pending = stats["draft_qty"] if stats else ZERO
+        on_drafts += pending
+        qty = invoiceable_quantity(line, policy) - pending
+        if qty <= 0:
+            continue
+        already_qty = stats["qty"] if stats else ZERO
+        if already_qty + qty == Decimal(line.quantity):
+            # the last part of the line: exactly what is left of its amounts
+            untaxed = Decimal(line.amount_untaxed) - (stats["untaxed"] if stats else ZERO)
+            tax = Decimal(line.amount_tax) - (stats["tax"] if stats else ZERO)
+            total = untaxed + tax
+        else:
+            untaxed, tax, total = line_amounts(qty, line.unit_price, line.discount,
+                                               taxes.get(line.tax_id), currency)
+        new_lines.append(dict(
+            sale_line_id=line.id, product_id=line.product_id, description=line.description,
+            quantity=qty, unit_price=line.unit_price, discount=line.discount or ZERO,
+            tax_id=line.tax_id, amount_untaxed=untaxed, amount_tax=tax, amount_total=total,
+        ))
+    if not new_lines:
+        if policy == "shipped" and not any(Decimal(line.qty_shipped or 0) > 0 for line in lines):
+            reason = "nothing is shipped yet (invoice policy: shipped quantities)"
+        else:
+            reason = "nothing left to invoice: every " + (
+                "shipped" if policy == "shipped" else "ordered") + " quantity is invoiced"
+        if on_drafts > 0:
+            reason += " or already on a draft invoice"
+        raise TransitionBlocked(order, "create_invoice", [reason])
+    untaxed = sum((line["amount_untaxed"] for line in new_lines), ZERO)
+    tax = sum((line["amount_tax"] for line in new_lines), ZERO)
+    term_id = order.payment_term_id
+    if term_id is None:
+        with env.sudo():
+            term_id = order.customer.payment_term_id
+    invoice = Invoice(
+        kind="invoice", customer_id=order.customer_id, order_id=order.id, currency=currency,
+        date=date, payment_term_id=term_id, amount_untaxed=untaxed, amount_tax=tax,
+        amount_total=untaxed + tax, amount_residual=ZERO, payment_status="none", note=note,
+    )
+    insert_with_lines(env, invoice, new_lines)
+    return invoice
+
+
+def insert_with_lines(env, invoice, lines: list[dict[str, Any]]) -> None:
+    """Insert ``invoice`` (through the session: access, validation, audit) and its lines with
+    one bulk INSERT (executemany), whatever their number. The lines were checked by the
+    caller; access to create them is checked here."""
+    env.check_access("sale.invoice.line", "create")
+    for line in lines:
+        if Decimal(line["quantity"]) <= 0 or Decimal(line["unit_price"]) < 0:
+            raise ValidationError({"lines": [f"{line['description']}: invalid quantity or price"]})
+    env.session.add(invoice)
+    env.session.flush()
+    table = env["sale.invoice.line"].__table__
+    now = env.now
+    # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
+    defaults = {"sale_line_id": None, "origin_line_id": None, "product_id": None, "tax_id": None,
+                "price_adjustment": False}
+    env.session.execute(insert(table), [
+        {**defaults, **line, "invoice_id": invoice.id, "version": 1, "created_at": now,
+         "updated_at": now}
+        for line in lines
+    ])
+    env.session.expire(invoice, ["lines"])
+
+
+def cancel_invoice(env, invoice, *, comment: str | None = None):
+    """Cancel a draft invoice (a posted one is corrected by a credit note instead)."""
+    invoice = _as(env, "sale.invoice", invoice)
+    invoice.fire("cancel", comment=comment)
+    return invoice
+
+
+# -- posting ---------------------------------------------------------------------------------
+
+
+def post_invoice(env, invoice, *, date: dt.date | None = None):
+    """Fire ``post`` on a draft invoice or credit note (see the module docstring). The order is
+    locked first so two postings of one order's invoices run one after the other; the posting
+    runs in a savepoint, so a refused or failed posting leaves nothing behind (not even a
+    number) even when the caller goes on with its transaction."""
+    invoice = _as(env, "sale.invoice", invoice)
+    if date is not None and invoice.state == "draft":
+        invoice.date = date
+    if invoice.order_id is not None:
+        lock_rows(env, "sale.order", env["sale.order"].id == invoice.order_id)
+    with env.session.begin_nested():
+        invoice.fire("post")
+    return invoice
+
+
+def postable_blockers(env, invoice) -> list[str]:
+    """Guard of ``post``: reasons the invoice cannot be posted now (read-only). The checks are
+    SQL aggregates returning only the lines at fault, whatever the number of lines."""
+    Line = env["sale.invoice.line"]
+    with env.sudo():
+        count = env.session.scalar(select(func.count(Line.id)).where(Line.invoice_id == invoice.id))
+    reasons: list[str] = []
+    if not count:
+        return ["an invoice needs at least one line"]
+    if Decimal(invoice.amount_total or 0) <= 0:
+        reasons.append("the total must be greater than 0")
+    if invoice.kind == "credit_note":
+        reasons.extend(_over_credited(env, invoice))
+    else:
+        reasons.extend(_over_invoiced(env, invoice))
+    return _limited(reasons)
+
+
+#: quantities have 3 decimals; SQLite computes with REAL values
+_QTY_SLACK = Decimal("0.0005")
+
+
+def _over_invoiced(env, invoice) -> list[str]:
+    """Order lines this invoice would invoice beyond what the policy allows."""
+    policy = invoice_policy(env)
+    SaleLine, Line = env["sale.line"], env["sale.invoice.line"]
+    wanted = func.sum(Line.quantity)
+    basis = SaleLine.qty_shipped if policy == "shipped" else SaleLine.quantity
+    allowed = (func.coalesce(basis, 0) - func.coalesce(SaleLine.qty_returned, 0)
+               - func.coalesce(SaleLine.qty_invoiced, 0))
+    columns = (SaleLine.id, SaleLine.description, SaleLine.quantity, SaleLine.qty_shipped,
+               SaleLine.qty_returned, SaleLine.qty_invoiced)
+    stmt = (select(*columns, wanted.label("wanted"))
+            .select_from(Line).join(SaleLine, SaleLine.id == Line.sale_line_id)
+            .where(Line.invoice_id == invoice.id)
+            .group_by(*columns).having(wanted > allowed + _QTY_SLACK)
+            .order_by(SaleLine.sequence, SaleLine.id))
+    with env.sudo():
+        rows = env.session.execute(stmt).all()
+    reasons = []
+    basis_text = "shipped and " if policy == "shipped" else ""
+    for row in rows:
+        allowed_qty = invoiceable_quantity(row, policy)
+        qty = Decimal(row.wanted).quantize(QTY)
+        if qty > allowed_qty:
+            reasons.append(f"{row.description}: {_qty(qty)} to invoice but only "
+                           f"{_qty(allowed_qty)} {basis_text}not invoiced yet")
+    return reasons
+
+
+def _credited_by_origin_line(env, invoice_id: int, exclude_id: int | None = None):
+    """Per line of ``invoice_id``: quantity and amounts already on posted credit notes."""
+    Invoice, Line = env["sale.invoice"], env["sale.invoice.line"]
+    quantity = case((Line.price_adjustment.is_(True), 0), else_=Line.quantity)
+    stmt = (select(Line.origin_line_id, func.sum(quantity), func.sum(Line.amount_untaxed),
+                   func.sum(Line.amount_tax))
+            .join(Invoice, Line.invoice_id == Invoice.id)
+            .where(Invoice.reversed_invoice_id == invoice_id, Invoice.kind == "credit_note",
+                   Invoice.state.in_(BOOKED))
+            .group_by(Line.origin_line_id))
+    if exclude_id is not None:
+        stmt = stmt.where(Invoice.id != exclude_id)
+    with env.sudo():
+        rows = env.session.execute(stmt).all()
+    return {origin: {"qty": Decimal(q or 0).quantize(QTY), "untaxed": round_money(Decimal(u or 0)),
+                     "tax": round_money(Decimal(t or 0))} for origin, q, u, t in rows}
+
+
+def _over_credited(env, credit_note) -> list[str]:
+    """Lines of a credit note that credit more than is invoiced and not credited yet."""
+    Invoice, Line = env["sale.invoice"], env["sale.invoice.line"]
+    origin = aliased(Line)
+    before = (select(Line.origin_line_id.label("origin_id"), func.sum(Line.quantity).label("qty"))
+              .join(Invoice, Line.invoice_id == Invoice.id)
+              .where(Invoice.reversed_invoice_id == credit_note.reversed_invoice_id,
+                     Invoice.kind == "credit_note", Invoice.state.in_(BOOKED),
+                     Invoice.id != credit_note.id, Line.price_adjustment.is_not(True))
+              .group_by(Line.origin_line_id).subquery())
+    wanted = func.sum(Line.quantity)
+    left = origin.quantity - func.coalesce(before.c.qty, 0)
+    stmt = (select(origin.description, origin.quantity, before.c.qty, wanted.label("wanted"))
+            .select_from(Line).join(origin, origin.id == Line.origin_line_id)
+            .outerjoin(before, before.c.origin_id == origin.id)
+            .where(Line.invoice_id == credit_note.id, Line.price_adjustment.is_not(True))
+            .group_by(origin.id, origin.description, origin.quantity, before.c.qty)
+            .having(wanted > left + _QTY_SLACK))
+    strays = (select(func.count(Line.id)).select_from(Line)
+              .outerjoin(origin, origin.id == Line.origin_line_id)
+              .where(Line.invoice_id == credit_note.id,
+                     (origin.id.is_(None)) | (origin.invoice_id != credit_note.reversed_invoice_id)))
+    reasons = []
+    with env.sudo():
+        if env.session.scalar(strays):
+            reasons.append("some lines are not lines of the credited invoice")
+        for row in env.session.execute(stmt):
+            left_qty = Decimal(row.quantity) - Decimal(row.qty or 0)
+            reasons.append(f"{row.description}: {_qty(Decimal(row.wanted))} to credit but only "
+                           f"{_qty(left_qty)} invoiced and not credited yet")
+    return reasons
+
+
+def _due_date(env, invoice, date: dt.date) -> dt.date:
+    """The last instalment's date under the invoice's payment term (the invoice date without
+    one): an invoice is overdue once its last instalment is."""
+    if invoice.payment_term_id is None:
+        return date
+    Term = env["sale.payment_term"]
+    with env.sudo():
+        term = env.session.scalars(select(Term).where(Term.id == invoice.payment_term_id)
+                                   .options(joinedload(Term.lines))).unique().one()
+    instalments = due_dates(term, date, invoice.amount_total, invoice.currency)
+    return max((due for due, _amount in instalments), default=date)
+
+
+def book_posting(env, invoice) -> None:
+    """``before`` action of ``post``: number, dates, residual and the journal entry."""
+    with env.session.no_autoflush:
+        date = invoice.date or today(env)
+        credit = invoice.kind == "credit_note"
+        due = date if credit else _due_date(env, invoice, date)
+        code, prefix = ("sale.credit_note", "RINV") if credit else ("sale.invoice", "INV")
+        number = f"{prefix}/{date.year}/{env.next_number(code, str(date.year)):06d}"
+        original = None
+        if credit:
+            original = env.session.get(env["sale.invoice"], invoice.reversed_invoice_id)
+    invoice.number, invoice.date, invoice.due_date = number, date, due
+    invoice.amount_residual = invoice.amount_total
+    invoice.payment_status = "none"
+    receivable = {"account": "receivable", "customer_id": invoice.customer_id}
+    revenue = {"account": "revenue"}
+    vat = {"account": "output_vat", "label": f"{number} output VAT"}
+    total, untaxed, tax = invoice.amount_total, invoice.amount_untaxed, invoice.amount_tax
+    if credit:
+        lines = [{**revenue, "debit": untaxed}, {**vat, "debit": tax}, {**receivable, "credit": total}]
+        label = f"Credit note {number}" + (f" for {original.number}" if original else "")
+    else:
+        lines = [{**receivable, "debit": total}, {**revenue, "credit": untaxed}, {**vat, "credit": tax}]
+        label = f"Invoice {number}"
+    entry = journal.post_entry(
+        env, date=date, source_record="sale.invoice", source_id=invoice.id, label=label,
+        lines=lines, reversed_entry_id=original.journal_entry_id if original is not None else None)
+    invoice.journal_entry_id = entry.id
+
+
+def after_posting(env, invoice) -> None:
+    """``after`` action of ``post``: the order lines' ``qty_invoiced`` (up for an invoice, down
+    for a credit note) through the order's ledger (one batched UPDATE, statuses refreshed), and
+    ``invoice`` on the order once it is fully invoiced."""
+    if invoice.order_id is None:
+        return
+    sign = -1 if invoice.kind == "credit_note" else 1
+    Line = env["sale.invoice.line"]
+    with env.sudo():
+        rows = env.session.execute(
+            select(Line.sale_line_id, func.sum(Line.quantity))
+            .where(Line.invoice_id == invoice.id, Line.sale_line_id.is_not(None))
+            .group_by(Line.sale_line_id)).all()
+    deltas = {sale_line_id: sign * Decimal(qty).quantize(QTY) for sale_line_id, qty in rows}
+    env.session.flush()
+    order = env.session.get(env["sale.order"], invoice.order_id)
+    with env.sudo():
+        order.load_lines(refresh=True)
+        if deltas:
+            order.ledger_add("qty_invoiced", deltas)
+        else:
+            order.refresh_progress()
+    if invoice.kind == "invoice":
+        advance_order(env, order)
+
+
+def advance_order(env, order) -> None:
+    """Move the order on when its documents say so: ``shipped -invoice-> invoiced`` once every
+    line is invoiced, ``invoiced -settle-> paid`` once every invoice is paid (the order's own
+    guards decide; call it after ``refresh_progress``). A trigger the current user may not
+    fire is left for later."""
+    with env.sudo():
+        # the sub-statuses were just refreshed from the ledger: no need to ask the guards
+        # when they already say no
+        for state, status, trigger in (("shipped", "invoice_status", "invoice"),
+                                       ("invoiced", "payment_status", "settle")):
+            if order.state == state and getattr(order, status, "full") == "full":
+                try:  # a refusal changes nothing: the engine decides before it writes
+                    order.fire(trigger)
+                except TransitionBlocked:
+                    return
+
+
+# -- settlement (shared with services.payment) -------------------------------------------------
+
+
+def set_residual(document, residual: Decimal) -> None:
+    """New open amount of an invoice or credit note, and its payment status."""
+    residual = round_money(Decimal(residual))
+    if residual < 0:
+        raise ValidationError({"amount": [f"more than the {document.amount_residual} open on "
+                                          f"{document.number or document.id}"]})
+    document.amount_residual = residual
+    if residual == 0:
+        document.payment_status = "paid"
+    elif residual < Decimal(document.amount_total):
+        document.payment_status = "partial"
+    else:
+        document.payment_status = "none"
+
+
+def settle_documents(env, documents) -> None:
+    """Fire ``settle`` on every posted document with nothing left open, then move their orders
+    on (``refresh_progress``, ``settle`` when all of an order's invoices are paid)."""
+    env.session.flush()
+    orders = {}
+    for doc in documents:
+        if doc.state == "posted" and Decimal(doc.amount_residual) == 0:
+            doc.fire("settle")
+        if doc.order_id is not None and doc.kind == "invoice":
+            orders.setdefault(doc.order_id, doc)
+    if not orders:
+        return
+    Order = env["sale.order"]
+    with env.sudo():
+        for order in env.session.scalars(select(Order).where(Order.id.in_(list(orders)))):
+            order.refresh_progress()
+            advance_order(env, order)
+
+
+# -- credit notes ----------------------------------------------------------------------------
+
+
+def _order_keeps_invoiced(env, order_id: int, requested) -> list[str]:
+    """An order that is ``invoiced`` or ``paid`` must stay fully invoiced (its workflow has no
+    way back): crediting quantities of it needs the goods returned first (``qty_returned``)."""
+    Order, SaleLine = env["sale.order"], env["sale.line"]
+    with env.sudo():
+        order = env.session.execute(
+            select(Order.number, Order.state).where(Order.id == order_id)).one()
+        if order.state not in ("invoiced", "paid"):
+            return []
+        rows = {row.id: row for row in env.session.execute(
+            select(SaleLine.id, SaleLine.description, SaleLine.quantity, SaleLine.qty_invoiced,
+                   SaleLine.qty_returned).where(SaleLine.order_id == order_id))}
+    credited: dict[int, Decimal] = {}
+    for origin, qty in requested:
+        if origin.sale_line_id is not None:
+            credited[origin.sale_line_id] = credited.get(origin.sale_line_id, ZERO) + qty
+    reasons = []
+    for line_id, qty in credited.items():
+        row = rows.get(line_id)
+        if row is None:
+            continue
+        after = Decimal(row.qty_invoiced or 0) - qty
+        if after < Decimal(row.quantity) - Decimal(row.qty_returned or 0):
+            reasons.append(
+                f"order {order.number} is {order.state}: crediting {_qty(qty)} of "
+                f"{row.description} would leave it not fully invoiced; record the return of "
+                "the goods first")
+    return _limited(reasons)
+
+
+def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = None,
+                       date: dt.date | None = None):
+    """A posted credit note for all or part of a posted invoice. ``lines``: default everything
+    not credited yet; else ``[{"invoice_line_id", "quantity"}]`` to take quantities back (the
+    order lines' ``qty_invoiced`` goes down) or ``[{"invoice_line_id", "amount"}]`` to credit an
+    untaxed amount (a price correction; the line's tax is added, no quantity changes). The
+    credit note settles what is open on the invoice first; what is left is customer credit."""
+    invoice = _as(env, "sale.invoice", invoice)
+    env.check_access("sale.invoice", "create")
+    if invoice.kind != "invoice" or invoice.state not in BOOKED:
+        raise TransitionBlocked(invoice, "credit_note", [
+            f"only posted invoices are credited ({invoice.number or invoice.id} is a "
+            f"{invoice.state} {invoice.kind.replace('_', ' ')})"])
+    errors: dict[str, list[str]] = {}
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = ["say why the invoice is corrected"]
+    Line = env["sale.invoice.line"]
+    with env.sudo():
+        origin_lines = {row.id: row for row in env.session.execute(
+            select(Line.id, Line.sale_line_id, Line.product_id, Line.description, Line.quantity,
+                   Line.unit_price, Line.discount, Line.tax_id, Line.amount_untaxed,
+                   Line.amount_tax)
+            .where(Line.invoice_id == invoice.id).order_by(Line.id))}
+    credited = _credited_by_origin_line(env, invoice.id)
+
+    def left(origin) -> Decimal:
+        return Decimal(origin.quantity) - credited.get(origin.id, {}).get("qty", ZERO)
+
+    def amount_left(origin) -> Decimal:
+        return Decimal(origin.amount_untaxed) - credited.get(origin.id, {}).get("untaxed", ZERO)
+
+    requested: list[tuple[Any, Decimal]] = []  # (origin line, quantity)
+    adjustments: list[tuple[Any, Decimal]] = []  # (origin line, untaxed amount)
+    if lines is None:
+        requested = [(o, left(o)) for o in origin_lines.values() if left(o) > 0]
+    else:
+        seen = set()
+        for i, spec in enumerate(lines):
+            origin = origin_lines.get(spec.get("invoice_line_id"))
+            if origin is None:
+                errors[f"lines.{i}.invoice_line_id"] = [f"not a line of invoice {invoice.number}"]
+                continue
+            if origin.id in seen:
+                errors[f"lines.{i}.invoice_line_id"] = ["named twice"]
+                continue
+            seen.add(origin.id)
+            if spec.get("amount") is not None:
+                if spec.get("quantity") is not None:
+                    errors[f"lines.{i}.amount"] = ["give a quantity or an amount, not both"]
+                    continue
+                try:
+                    amount = to_decimal(spec["amount"], "amount")
+                except (TypeError, ValueError) as exc:
+                    errors[f"lines.{i}.amount"] = [str(exc)]
+                    continue
+                if amount <= 0:
+                    errors[f"lines.{i}.amount"] = ["must be greater than 0"]
+                elif amount != round_money(amount, invoice.currency):
+                    errors[f"lines.{i}.amount"] = ["at most 2 decimals"]
+                elif amount > amount_left(origin):
+                    errors[f"lines.{i}.amount"] = [f"only {amount_left(origin)} left to credit"]
+                else:
+                    adjustments.append((origin, amount))
+                continue
+            qty = spec.get("quantity")
+            try:
+                qty = left(origin) if qty is None else to_decimal(qty, "quantity")
+            except (TypeError, ValueError) as exc:
+                errors[f"lines.{i}.quantity"] = [str(exc)]
+                continue
+            if qty <= 0:
+                errors[f"lines.{i}.quantity"] = ["must be greater than 0"]
+            elif qty > left(origin):
+                errors[f"lines.{i}.quantity"] = [f"only {_qty(left(origin))} left to credit"]
+            elif qty != qty.quantize(QTY):
+                errors[f"lines.{i}.quantity"] = [f"at most {QTY_DIGITS} decimals"]
+            else:
+                requested.append((origin, qty))
+        if not lines:
+            errors["lines"] = ["name at least one line (or leave lines out to credit everything)"]
+    if errors:
+        raise ValidationError(errors)
+    if not requested and not adjustments:
+        raise TransitionBlocked(invoice, "credit_note", [
+            f"everything on {invoice.number} is already credited"])
+    if invoice.order_id is not None and requested:
+        reasons = _order_keeps_invoiced(env, invoice.order_id, requested)
+        if reasons:
+            raise TransitionBlocked(invoice, "credit_note", reasons)
+    Invoice = env["sale.invoice"]
+    taxes = _taxes(env, [o.tax_id for o, _ in requested] + [o.tax_id for o, _ in adjustments])
+    cn_lines = []
+    for origin, amount in adjustments:
+        tax = taxes.get(origin.tax_id)
+        tax_amount = round_money(amount * Decimal(tax.rate), invoice.currency) if tax else ZERO
+        cn_lines.append(dict(
+            origin_line_id=origin.id, product_id=origin.product_id, price_adjustment=True,
+            description=f"Price correction: {origin.description}"[:300], quantity=Decimal("1"),
+            unit_price=amount, discount=ZERO, tax_id=origin.tax_id, amount_untaxed=amount,
+            amount_tax=tax_amount, amount_total=amount + tax_amount,
+        ))
+    for origin, qty in requested:
+        before = credited.get(origin.id)
+        if qty == left(origin):  # the rest of the line: exactly what is left of its amounts
+            untaxed = Decimal(origin.amount_untaxed) - (before["untaxed"] if before else ZERO)
+            tax = Decimal(origin.amount_tax) - (before["tax"] if before else ZERO)
+            total = untaxed + tax
+        else:
+            untaxed, tax, total = line_amounts(qty, origin.unit_price, origin.discount,
+                                               taxes.get(origin.tax_id), invoice.currency)
+        cn_lines.append(dict(
+            sale_line_id=origin.sale_line_id, origin_line_id=origin.id, product_id=origin.product_id,
+            description=origin.description, quantity=qty, unit_price=origin.unit_price,
+            discount=origin.discount, tax_id=origin.tax_id, amount_untaxed=untaxed, amount_tax=tax,
+            amount_total=total,
+        ))
+    untaxed = sum((line["amount_untaxed"] for line in cn_lines), ZERO)
+    tax = sum((line["amount_tax"] for line in cn_lines), ZERO)
+    credit_note = Invoice(
+        kind="credit_note", customer_id=invoice.customer_id, order_id=invoice.order_id,
+        reversed_invoice_id=invoice.id, currency=invoice.currency, date=date or today(env),
+        amount_untaxed=untaxed, amount_tax=tax, amount_total=untaxed + tax, amount_residual=ZERO,
+        payment_status="none", reason=reason.strip(),
+    )
+    insert_with_lines(env, credit_note, cn_lines)
+    post_invoice(env, credit_note)
+    # what is open on the invoice is settled by the credit note first
+    (original,) = lock_rows(env, "sale.invoice", Invoice.id == invoice.id)
+    amount = min(Decimal(original.amount_residual), Decimal(credit_note.amount_residual))
+    if amount > 0:
+        env.session.add(env["sale.payment.allocation"](
+            credit_note_id=credit_note.id, invoice_id=original.id, amount=amount,
+            date=credit_note.date))
+        set_residual(original, Decimal(original.amount_residual) - amount)
+        set_residual(credit_note, Decimal(credit_note.amount_residual) - amount)
+    settle_documents(env, [original, credit_note])
+    return credit_note

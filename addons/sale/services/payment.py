@@ -1,0 +1,229 @@
+"""Payments received: cash, cheque, bank transfer, electronic.
+
+``register_payment`` records one payment of a customer, allocates it to that customer's posted
+invoices (named amounts, or oldest due first when ``allocations`` is None; partial payments are
+fine) and keeps what is not allocated as customer credit (``amount_unallocated``). It books
+``debit cash/bank, credit receivable`` in the same transaction. Invoices with nothing left open
+fire ``settle``; an order whose invoices are all paid fires ``settle`` too.
+
+``apply_customer_credit`` later uses that credit (unallocated payments, unused credit notes,
+oldest first) to settle an invoice. It books nothing: the credit is already on the customer's
+receivable account.
+
+Allocations are append-only and dated (the payment's date, or the date credit is applied), so
+receivables can be computed as of any date (``services.receivables``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+
+from core.errors import ValidationError
+from core.money import round_money, to_decimal
+
+from . import journal
+from .invoice import lock_rows, set_residual, settle_documents, today
+
+ZERO = Decimal("0")
+METHODS = ("cash", "cheque", "bank_transfer", "electronic")
+
+
+def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bool = True):
+    if value is None:
+        if required:
+            errors.setdefault(field, []).append("is required")
+        return None
+    try:
+        amount = to_decimal(value, field)
+    except (TypeError, ValueError) as exc:
+        errors.setdefault(field, []).append(str(exc).partition(": ")[2] or str(exc))
+        return None
+    if amount <= 0:
+        errors.setdefault(field, []).append("must be greater than 0")
+        return None
+    if amount != round_money(amount):
+        errors.setdefault(field, []).append("at most 2 decimals")
+        return None
+    return amount
+
+
+def _open_invoices(env, customer_id: int, ids: list[int] | None = None) -> list:
+    """The customer's posted invoices with something open, locked, oldest due first."""
+    Invoice = env["sale.invoice"]
+    criteria = [Invoice.customer_id == customer_id, Invoice.kind == "invoice",
+                Invoice.state == "posted"]
+    if ids is not None:
+        criteria.append(Invoice.id.in_(ids))
+    return lock_rows(env, "sale.invoice", *criteria,
+                     order_by=[func.coalesce(Invoice.due_date, Invoice.date), Invoice.date, Invoice.id])
+
+
+def register_payment(env, *, customer_id: int, amount: Any, method: str,
+                     date: dt.date | None = None, reference: str | None = None,
+                     allocations: list[dict] | None = None, note: str | None = None,
+                     currency: str | None = None):
+    """Record a payment and allocate it (see the module docstring). Invalid input is a
+    ``ValidationError`` naming each field (``allocations.1.amount``...)."""
+    env.check_access("sale.payment", "create")
+    errors: dict[str, list[str]] = {}
+    amount = _money(errors, "amount", amount)
+    if method not in METHODS:
+        errors["method"] = [f"must be one of {', '.join(METHODS)}"]
+    if date is not None and not isinstance(date, dt.date):
+        errors["date"] = ["must be a date"]
+    if reference is not None and len(str(reference)) > 64:
+        errors["reference"] = ["at most 64 characters"]
+    wanted: list[tuple[int, int, Decimal]] = []  # (index, invoice id, amount)
+    if allocations is not None:
+        if not isinstance(allocations, list):
+            errors["allocations"] = ["must be a list of {invoice_id, amount}"]
+            allocations = []
+        seen = set()
+        for i, spec in enumerate(allocations):
+            invoice_id = spec.get("invoice_id") if isinstance(spec, dict) else None
+            if not isinstance(invoice_id, int) or isinstance(invoice_id, bool):
+                errors[f"allocations.{i}.invoice_id"] = ["is required (an invoice id)"]
+                continue
+            if invoice_id in seen:
+                errors[f"allocations.{i}.invoice_id"] = ["named twice"]
+                continue
+            seen.add(invoice_id)
+            value = _money(errors, f"allocations.{i}.amount", spec.get("amount"))
+            if value is not None:
+                wanted.append((i, invoice_id, value))
+        if amount is not None and not errors:
+            allocated = sum((a for _, _, a in wanted), ZERO)
+            if allocated > amount:
+                errors["allocations"] = [f"allocate at most the amount paid ({amount}); "
+                                         f"{allocated} allocated"]
+    if errors:
+        raise ValidationError(errors)
+    customer = env.get("sale.customer", customer_id)
+    currency = (currency or customer.currency or "CNY").upper()
+    date = date or today(env)
+
+    # what goes where
+    plan: list[tuple[Any, Decimal]] = []
+    if allocations is not None:
+        invoices = {inv.id: inv for inv in _open_invoices(env, customer.id, [i for _, i, _ in wanted])}
+        for i, invoice_id, value in wanted:
+            invoice = invoices.get(invoice_id)
+            if invoice is None:
+                errors[f"allocations.{i}.invoice_id"] = [
+                    f"not an open posted invoice of customer {customer.code}"]
+            elif invoice.currency != currency:
+                errors[f"allocations.{i}.invoice_id"] = [
+                    f"invoice {invoice.number} is in {invoice.currency}, the payment in {currency}"]
+            elif value > Decimal(invoice.amount_residual):
+                errors[f"allocations.{i}.amount"] = [
+                    f"more than the {invoice.amount_residual} open on {invoice.number}"]
+            else:
+                plan.append((invoice, value))
+        if errors:
+            raise ValidationError(errors)
+    else:
+        left = amount
+        for invoice in _open_invoices(env, customer.id):
+            if left <= 0:
+                break
+            if invoice.currency != currency:
+                continue
+            part = min(left, Decimal(invoice.amount_residual))
+            if part > 0:
+                plan.append((invoice, part))
+                left -= part
+    allocated = sum((value for _, value in plan), ZERO)
+
+    Payment, Allocation = env["sale.payment"], env["sale.payment.allocation"]
+    with env.sudo():
+        number = env.next_number("sale.payment", str(date.year))
+    payment = Payment(
+        number=f"PAY/{date.year}/{number:06d}", state="posted", customer_id=customer.id,
+        method=method, date=date, amount=amount, currency=currency,
+        reference=reference or None, note=note, amount_unallocated=amount - allocated,
+    )
+    env.session.add(payment)
+    env.session.flush()
+    env.session.add_all([Allocation(payment_id=payment.id, invoice_id=invoice.id, amount=value,
+                                    date=date) for invoice, value in plan])
+    for invoice, value in plan:
+        set_residual(invoice, Decimal(invoice.amount_residual) - value)
+    label = f"Payment {payment.number}" + (f" ({reference})" if reference else "")
+    journal.post_entry(env, date=date, source_record="sale.payment", source_id=payment.id,
+                       label=label, lines=[
+                           {"account": journal.METHOD_ACCOUNT[method], "debit": amount},
+                           {"account": "receivable", "credit": amount, "customer_id": customer.id},
+                       ])
+    settle_documents(env, [invoice for invoice, _ in plan])
+    return payment
+
+
+def customer_credit(env, customer_id: int) -> Decimal:
+    """Credit the customer may still use: unallocated payments and unused credit notes."""
+    from .receivables import credit_sources
+
+    return sum((Decimal(left) for _, _, left in credit_sources(env, customer_id)), ZERO)
+
+
+def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = None,
+                          date: dt.date | None = None) -> list:
+    """Settle (part of) a posted invoice with the customer's credit, oldest credit first.
+    ``amount`` defaults to what is open on the invoice, limited by the credit there is.
+    Returns the allocations made."""
+    env.check_access("sale.payment.allocation", "create")
+    errors: dict[str, list[str]] = {}
+    value = _money(errors, "amount", amount, required=False)
+    if errors:
+        raise ValidationError(errors)
+    customer = env.get("sale.customer", customer_id)
+    Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    env.get("sale.invoice", invoice_id)  # 404 when missing or hidden
+    invoices = _open_invoices(env, customer.id, [invoice_id])
+    if not invoices:
+        raise ValidationError({"invoice_id": [f"not an open posted invoice of customer {customer.code}"]})
+    invoice = invoices[0]
+    open_amount = Decimal(invoice.amount_residual)
+    if value is not None and value > open_amount:
+        raise ValidationError({"amount": [f"more than the {open_amount} open on {invoice.number}"]})
+    payments = lock_rows(env, "sale.payment", Payment.customer_id == customer.id,
+                         Payment.state == "posted", Payment.amount_unallocated > 0,
+                         Payment.currency == invoice.currency,
+                         order_by=[Payment.date, Payment.id])
+    notes = lock_rows(env, "sale.invoice", Invoice.customer_id == customer.id,
+                      Invoice.kind == "credit_note", Invoice.state == "posted",
+                      Invoice.amount_residual > 0, Invoice.currency == invoice.currency,
+                      order_by=[Invoice.date, Invoice.id])
+    sources = sorted([(p.date, 0, p.id, p) for p in payments] + [(n.date, 1, n.id, n) for n in notes],
+                     key=lambda s: s[:3])
+    available = sum((Decimal(p.amount_unallocated) for p in payments), ZERO) + \
+        sum((Decimal(n.amount_residual) for n in notes), ZERO)
+    if available <= 0:
+        raise ValidationError({"amount": [f"customer {customer.code} has no credit to apply"]})
+    target = min(open_amount, available) if value is None else value
+    if target > available:
+        raise ValidationError({"amount": [f"only {available} of credit available"]})
+    date = date or today(env)
+    Allocation = env["sale.payment.allocation"]
+    made = []
+    left = target
+    for _date, _kind, _id, source in sources:
+        if left <= 0:
+            break
+        if isinstance(source, Payment):
+            part = min(left, Decimal(source.amount_unallocated))
+            source.amount_unallocated = Decimal(source.amount_unallocated) - part
+            made.append(Allocation(payment_id=source.id, invoice_id=invoice.id, amount=part, date=date))
+        else:
+            part = min(left, Decimal(source.amount_residual))
+            set_residual(source, Decimal(source.amount_residual) - part)
+            made.append(Allocation(credit_note_id=source.id, invoice_id=invoice.id, amount=part,
+                                   date=date))
+        left -= part
+    env.session.add_all(made)
+    set_residual(invoice, open_amount - target)
+    settle_documents(env, [invoice] + [n for n in notes if Decimal(n.amount_residual) == 0])
+    return made

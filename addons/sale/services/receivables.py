@@ -1,0 +1,305 @@
+"""Receivables: open items, aging and customer statements, as of any date.
+
+What is open on a date is computed from the documents and their dated allocations, not from the
+current ``amount_residual``: an invoice is open on ``as_of`` for its total less what was
+allocated to it on or before ``as_of`` (payments, credit notes, applied credit). Likewise a
+payment's unallocated part and a credit note's unused part are customer **credit** on that
+date. So a report for last month end is the same today as it was then.
+
+Aging buckets are by days overdue, ``as_of - due_date``: ``not_due`` (0 or less), ``1_30``,
+``31_60``, ``61_90``, ``over_90``. Credit is not aged; it is shown apart (``credit``) and
+``balance = total - credit`` is what the customer owes (the receivable account's balance).
+
+Every figure is one or a few SQL aggregates (``SUM(CASE ...)`` with ``GROUP BY``), made through
+``env.session``: a salesperson's reports cover the invoices and payments of their own customers
+only, like their lists. Salespersons are those of the customers (who collects).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, select, type_coerce
+
+from core.errors import ValidationError
+from core.money import round_money
+
+from ..models._types import Money
+
+ZERO = Decimal("0.00")
+BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
+GROUPS = ("customer", "salesperson", None)
+BOOKED = ("posted", "paid")
+#: an amount below this (half a cent) is nothing (SQLite sums REAL values)
+EPSILON = Decimal("0.005")
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def bucket_of(days_overdue: int) -> str:
+    if days_overdue <= 0:
+        return "not_due"
+    if days_overdue <= 30:
+        return "1_30"
+    if days_overdue <= 60:
+        return "31_60"
+    if days_overdue <= 90:
+        return "61_90"
+    return "over_90"
+
+
+def _money(expr):
+    return type_coerce(expr, Money)
+
+
+def _allocated(env, key: str, as_of: dt.date):
+    """Subquery: per invoice / payment / credit note (``key`` column of the allocation), the
+    amount allocated on or before ``as_of``."""
+    Allocation = env["sale.payment.allocation"]
+    column = getattr(Allocation, key)
+    return (select(column.label("ref_id"), func.sum(Allocation.amount).label("amount"))
+            .where(Allocation.date <= as_of, column.is_not(None))
+            .group_by(column).subquery())
+
+
+def _group_columns(env, group_by: str | None):
+    Customer, Salesperson = env["sale.customer"], env["sale.salesperson"]
+    if group_by == "customer":
+        return [Customer.id.label("customer_id"), Customer.code.label("customer_code"),
+                Customer.name.label("customer_name")]
+    if group_by == "salesperson":
+        return [Customer.salesperson_id.label("salesperson_id"),
+                Salesperson.name.label("salesperson_name")]
+    return []
+
+
+def _with_groups(env, stmt, group_by: str | None, customer_fk):
+    Customer, Salesperson = env["sale.customer"], env["sale.salesperson"]
+    stmt = stmt.join(Customer, Customer.id == customer_fk)
+    if group_by == "salesperson":
+        stmt = stmt.outerjoin(Salesperson, Salesperson.id == Customer.salesperson_id)
+    return stmt
+
+
+def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", *,
+          customer_id: int | None = None, salesperson_id: int | None = None) -> list[dict[str, Any]]:
+    """Aged receivables on ``as_of`` (default today), one row per customer, per salesperson
+    or (``group_by=None``) one row in total. Each row: the group's keys, the five buckets,
+    ``total`` (open invoices), ``credit`` (unused customer credit) and ``balance``.
+    Rows with nothing open and no credit are left out (except the single total row)."""
+    if group_by not in GROUPS:
+        raise ValidationError({"group_by": ["must be customer, salesperson or empty"]})
+    as_of = as_of or _today()
+    Invoice, Customer = env["sale.invoice"], env["sale.customer"]
+    groups = _group_columns(env, group_by)
+    keys = [c.name for c in groups]
+    extra = []
+    if customer_id is not None:
+        extra.append(Customer.id == customer_id)
+    if salesperson_id is not None:
+        extra.append(Customer.salesperson_id == salesperson_id)
+
+    # open invoices per bucket
+    alloc = _allocated(env, "invoice_id", as_of)
+    residual = Invoice.amount_total - func.coalesce(alloc.c.amount, 0)
+    due = func.coalesce(Invoice.due_date, Invoice.date)
+    d30, d60, d90 = (as_of - dt.timedelta(days=n) for n in (30, 60, 90))
+    conditions = [due >= as_of, and_(due < as_of, due >= d30), and_(due < d30, due >= d60),
+                  and_(due < d60, due >= d90), due < d90]
+    sums = [_money(func.coalesce(func.sum(case((cond, residual), else_=0)), 0)).label(name)
+            for cond, name in zip(conditions, BUCKETS, strict=True)]
+    stmt = select(*groups, *sums).select_from(Invoice).outerjoin(alloc, alloc.c.ref_id == Invoice.id)
+    stmt = _with_groups(env, stmt, group_by, Invoice.customer_id).where(
+        Invoice.kind == "invoice", Invoice.state.in_(BOOKED), Invoice.date <= as_of, *extra)
+    if groups:
+        stmt = stmt.group_by(*groups)
+    rows: dict[tuple, dict[str, Any]] = {}
+    for row in env.session.execute(stmt).mappings():
+        key = tuple(row[k] for k in keys)
+        rows[key] = {**{k: row[k] for k in keys}, **{b: Decimal(row[b] or 0) for b in BUCKETS},
+                     "credit": ZERO}
+
+    # customer credit: unallocated payments and unused credit notes on that date
+    for amount_expr, credit_stmt in _credit_statements(env, as_of):
+        credit_stmt = _with_groups(env, credit_stmt, group_by, credit_stmt.selected_columns.customer_fk)
+        credit_stmt = credit_stmt.where(*extra)
+        credit_stmt = credit_stmt.with_only_columns(
+            *groups, _money(func.coalesce(func.sum(amount_expr), 0)).label("credit"))
+        if groups:
+            credit_stmt = credit_stmt.group_by(*groups)
+        for row in env.session.execute(credit_stmt).mappings():
+            key = tuple(row[k] for k in keys)
+            target = rows.setdefault(key, {**{k: row[k] for k in keys}, **dict.fromkeys(BUCKETS, ZERO),
+                                           "credit": ZERO})
+            target["credit"] += Decimal(row["credit"] or 0)
+    out = []
+    for row in rows.values():
+        for b in BUCKETS:
+            row[b] = round_money(row[b])
+        row["credit"] = round_money(row["credit"])
+        row["total"] = sum((row[b] for b in BUCKETS), ZERO)
+        row["balance"] = row["total"] - row["credit"]
+        if groups and row["total"] == 0 and row["credit"] == 0:
+            continue
+        out.append(row)
+    if not groups and not out:
+        out.append({**dict.fromkeys(BUCKETS, ZERO), "credit": ZERO, "total": ZERO, "balance": ZERO})
+    if group_by == "customer":
+        out.sort(key=lambda r: r["customer_code"] or "")
+    elif group_by == "salesperson":
+        out.sort(key=lambda r: (r["salesperson_name"] is None, r["salesperson_name"] or ""))
+    return out
+
+
+def aging_totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
+    keys = (*BUCKETS, "total", "credit", "balance")
+    return {k: sum((r[k] for r in rows), ZERO) for k in keys}
+
+
+def _credit_statements(env, as_of: dt.date):
+    """[(amount expression, statement)] of the credit open on ``as_of``: payments' unallocated
+    part and credit notes' unused part. Each statement selects ``customer_fk``."""
+    Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    palloc = _allocated(env, "payment_id", as_of)
+    pay_left = Payment.amount - func.coalesce(palloc.c.amount, 0)
+    pay = (select(Payment.customer_id.label("customer_fk")).select_from(Payment)
+           .outerjoin(palloc, palloc.c.ref_id == Payment.id)
+           .where(Payment.state == "posted", Payment.date <= as_of))
+    calloc = _allocated(env, "credit_note_id", as_of)
+    note_left = Invoice.amount_total - func.coalesce(calloc.c.amount, 0)
+    notes = (select(Invoice.customer_id.label("customer_fk")).select_from(Invoice)
+             .outerjoin(calloc, calloc.c.ref_id == Invoice.id)
+             .where(Invoice.kind == "credit_note", Invoice.state.in_(BOOKED), Invoice.date <= as_of))
+    return [(pay_left, pay), (note_left, notes)]
+
+
+def open_items(env, customer_id: int, as_of: dt.date | None = None) -> dict[str, Any]:
+    """What is open for one customer on ``as_of`` (default today): invoices with their due date,
+    days overdue and bucket (oldest due first), and the credit (payments, credit notes)."""
+    customer = env.get("sale.customer", customer_id)
+    as_of = as_of or _today()
+    Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    alloc = _allocated(env, "invoice_id", as_of)
+    residual = _money(Invoice.amount_total - func.coalesce(alloc.c.amount, 0))
+    due = func.coalesce(Invoice.due_date, Invoice.date)
+    stmt = (select(Invoice.id, Invoice.number, Invoice.date, Invoice.due_date, Invoice.amount_total,
+                   residual.label("open"))
+            .select_from(Invoice).outerjoin(alloc, alloc.c.ref_id == Invoice.id)
+            .where(Invoice.customer_id == customer.id, Invoice.kind == "invoice",
+                   Invoice.state.in_(BOOKED), Invoice.date <= as_of, residual >= EPSILON)
+            .order_by(due, Invoice.date, Invoice.id))
+    items = []
+    for row in env.session.execute(stmt):
+        due_date = row.due_date or row.date
+        days = (as_of - due_date).days
+        items.append({"kind": "invoice", "id": row.id, "number": row.number, "date": row.date,
+                      "due_date": due_date, "amount": Decimal(row.amount_total),
+                      "open": Decimal(row.open), "days_overdue": max(days, 0), "bucket": bucket_of(days)})
+    credits = []
+    palloc = _allocated(env, "payment_id", as_of)
+    pay_left = _money(Payment.amount - func.coalesce(palloc.c.amount, 0))
+    calloc = _allocated(env, "credit_note_id", as_of)
+    note_left = _money(Invoice.amount_total - func.coalesce(calloc.c.amount, 0))
+    pay_stmt = (select(literal("payment").label("kind"), Payment.id, Payment.number, Payment.date,
+                       Payment.amount.label("amount"), pay_left.label("open"))
+                .select_from(Payment).outerjoin(palloc, palloc.c.ref_id == Payment.id)
+                .where(Payment.customer_id == customer.id, Payment.state == "posted",
+                       Payment.date <= as_of, pay_left >= EPSILON))
+    note_stmt = (select(literal("credit_note").label("kind"), Invoice.id, Invoice.number, Invoice.date,
+                        Invoice.amount_total.label("amount"), note_left.label("open"))
+                 .select_from(Invoice).outerjoin(calloc, calloc.c.ref_id == Invoice.id)
+                 .where(Invoice.customer_id == customer.id, Invoice.kind == "credit_note",
+                        Invoice.state.in_(BOOKED), Invoice.date <= as_of, note_left >= EPSILON))
+    for stmt in (pay_stmt, note_stmt):
+        for row in env.session.execute(stmt):
+            credits.append({"kind": row.kind, "id": row.id, "number": row.number, "date": row.date,
+                            "amount": Decimal(row.amount), "open": Decimal(row.open)})
+    credits.sort(key=lambda c: (c["date"], c["kind"], c["id"]))
+    total = sum((i["open"] for i in items), ZERO)
+    credit = sum((c["open"] for c in credits), ZERO)
+    return {"customer_id": customer.id, "customer_code": customer.code,
+            "customer_name": customer.name, "as_of": as_of, "items": items, "credits": credits,
+            "total": total, "credit": credit, "balance": total - credit}
+
+
+def credit_sources(env, customer_id: int) -> list[tuple[str, int, Decimal]]:
+    """The customer's unused credit now: ``[(kind, id, amount left)]``, oldest first."""
+    Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    pays = env.session.execute(
+        select(Payment.date, Payment.id, _money(Payment.amount_unallocated))
+        .where(Payment.customer_id == customer_id, Payment.state == "posted",
+               Payment.amount_unallocated >= EPSILON)).all()
+    notes = env.session.execute(
+        select(Invoice.date, Invoice.id, _money(Invoice.amount_residual))
+        .where(Invoice.customer_id == customer_id, Invoice.kind == "credit_note",
+               Invoice.state == "posted", Invoice.amount_residual >= EPSILON)).all()
+    out = sorted([(d, "payment", i, Decimal(a)) for d, i, a in pays]
+                 + [(d, "credit_note", i, Decimal(a)) for d, i, a in notes])
+    return [(kind, ident, amount) for _d, kind, ident, amount in out]
+
+
+def balance(env, customer_id: int, as_of: dt.date | None = None) -> Decimal:
+    """What the customer owes on ``as_of``: invoices less credit notes less payments."""
+    return _balance_before(env, customer_id, (as_of or _today()) + dt.timedelta(days=1))
+
+
+def _balance_before(env, customer_id: int, date: dt.date) -> Decimal:
+    Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    signed = case((Invoice.kind == "credit_note", -Invoice.amount_total), else_=Invoice.amount_total)
+    documents = env.session.scalar(
+        select(_money(func.coalesce(func.sum(signed), 0)))
+        .where(Invoice.customer_id == customer_id, Invoice.state.in_(BOOKED), Invoice.date < date))
+    paid = env.session.scalar(
+        select(_money(func.coalesce(func.sum(Payment.amount), 0)))
+        .where(Payment.customer_id == customer_id, Payment.state == "posted", Payment.date < date))
+    return round_money(Decimal(documents or 0) - Decimal(paid or 0))
+
+
+def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+    """Opening balance on ``date_from``, every invoice, credit note and payment dated in
+    ``[date_from, date_to]`` with a running balance, and the closing balance."""
+    if date_from is None or date_to is None:
+        raise ValidationError({"date_from": ["date_from and date_to are required"]})
+    if date_from > date_to:
+        raise ValidationError({"date_from": [f"must be on or before date_to ({date_to.isoformat()})"]})
+    customer = env.get("sale.customer", customer_id)
+    Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    opening = _balance_before(env, customer.id, date_from)
+    docs = env.session.execute(
+        select(Invoice.id, Invoice.kind, Invoice.number, Invoice.date, Invoice.due_date,
+               Invoice.amount_total, Invoice.reason)
+        .where(Invoice.customer_id == customer.id, Invoice.state.in_(BOOKED),
+               Invoice.date >= date_from, Invoice.date <= date_to)).all()
+    pays = env.session.execute(
+        select(Payment.id, Payment.number, Payment.date, Payment.amount, Payment.method,
+               Payment.reference)
+        .where(Payment.customer_id == customer.id, Payment.state == "posted",
+               Payment.date >= date_from, Payment.date <= date_to)).all()
+    movements = []
+    for d in docs:
+        amount = Decimal(d.amount_total)
+        credit_note = d.kind == "credit_note"
+        movements.append({"date": d.date, "kind": d.kind, "id": d.id, "number": d.number,
+                          "due_date": d.due_date, "reference": d.reason if credit_note else None,
+                          "debit": ZERO if credit_note else amount,
+                          "credit": amount if credit_note else ZERO, "_order": 1 if credit_note else 0})
+    for p in pays:
+        movements.append({"date": p.date, "kind": "payment", "id": p.id, "number": p.number,
+                          "due_date": None, "reference": p.reference or p.method, "debit": ZERO,
+                          "credit": Decimal(p.amount), "_order": 2})
+    movements.sort(key=lambda m: (m["date"], m["_order"], m["number"] or "", m["id"]))
+    running = opening
+    for m in movements:
+        del m["_order"]
+        running += m["debit"] - m["credit"]
+        m["balance"] = running
+    debit = sum((m["debit"] for m in movements), ZERO)
+    credit = sum((m["credit"] for m in movements), ZERO)
+    return {"customer_id": customer.id, "customer_code": customer.code,
+            "customer_name": customer.name, "date_from": date_from, "date_to": date_to,
+            "opening_balance": opening, "movements": movements, "debit": debit, "credit": credit,
+            "closing_balance": opening + debit - credit}

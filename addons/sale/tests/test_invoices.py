@@ -1,0 +1,263 @@
+"""Invoices: from shipped (or ordered) quantities, posting, numbering, immutability, credit notes."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from core.errors import AccessDenied, ImmutableRecord, TransitionBlocked, ValidationError
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+JAN5 = dt.date(2026, 1, 5)
+
+
+def _invoice(env, iid):
+    return env.get("sale.invoice", iid)
+
+
+def test_invoice_of_a_fully_shipped_order_equals_the_order_and_is_immutable(sf, master, flow):
+    p1, p2, p3 = master.product_ids
+    oid = flow.order(lines=[(0, "3", None), (1, "7", None), (2, "1", None),
+                            {"product_id": p2, "quantity": D("4"), "discount": D("10")}])
+    iid = flow.invoice(oid, date=dt.date(2026, 3, 15))
+    with sf.transaction("finance") as env:
+        invoice, order = _invoice(env, iid), env.get("sale.order", oid)
+        assert invoice.number == "INV/2026/000001"
+        assert invoice.state == "posted" and invoice.kind == "invoice"
+        assert invoice.date == dt.date(2026, 3, 15)
+        assert invoice.due_date == dt.date(2026, 4, 14)  # NET30 of the customer / order
+        # 300.00 + 178.50 + 1999.99 + 91.80 = 2570.29; VAT 39.00 + 23.21 + 260.00 + 11.93
+        assert invoice.amount_untaxed == D("2570.29") == order.amount_untaxed
+        assert invoice.amount_tax == D("334.14") == order.amount_tax
+        assert invoice.amount_total == D("2904.43") == order.amount_total
+        assert invoice.amount_residual == invoice.amount_total and invoice.payment_status == "none"
+        assert invoice.journal_entry_id is not None
+        by_sale_line = {line.sale_line_id: line for line in invoice.lines}
+        for line in order.lines:
+            inv_line = by_sale_line[line.id]
+            assert (inv_line.quantity, inv_line.amount_untaxed, inv_line.amount_tax,
+                    inv_line.amount_total) == (line.quantity, line.amount_untaxed, line.amount_tax,
+                                               line.amount_total)
+            assert line.qty_invoiced == line.quantity
+        assert order.state == "invoiced" and order.invoice_status == "full"
+    # posted: immutable, whoever tries (corrections go through credit notes)
+    for change in ("amount", "line", "delete"):
+        with pytest.raises(ImmutableRecord), sf.transaction("finance") as env:
+            invoice = _invoice(env, iid)
+            if change == "amount":
+                invoice.amount_total = D("1.00")
+            elif change == "line":
+                invoice.lines[0].quantity = D("1")
+            else:
+                env.session.delete(invoice)
+            env.session.flush()
+    with sf.transaction() as env:  # not even the system
+        invoice = _invoice(env, iid)
+        invoice.due_date = dt.date(2030, 1, 1)
+        with pytest.raises(ImmutableRecord):
+            env.session.flush()
+        env.session.rollback()
+    with sf.transaction("finance") as env:
+        invoice = _invoice(env, iid)
+        assert (invoice.amount_total, invoice.due_date) == (D("2904.43"), dt.date(2026, 4, 14))
+        assert invoice.lines[0].quantity == D("3")
+
+
+def test_partial_shipment_invoices_only_the_shipped_quantity(sf, master, svc, flow, acc):
+    # 3 x 33.335 = 100.005 -> 100.01, VAT 13.00: parts must add up to the line exactly
+    oid = flow.order(lines=[(0, "10", None), (1, "3", "33.335")], ship={0: "4", 1: "1"})
+    first = flow.invoice(oid, date=JAN5)
+    with sf.transaction("finance") as env:
+        invoice = _invoice(env, first)
+        assert [(ln.quantity, ln.amount_untaxed, ln.amount_tax) for ln in invoice.lines] == [
+            (D("4"), D("400.00"), D("52.00")), (D("1"), D("33.34"), D("4.33"))]
+        assert invoice.amount_total == D("489.67")
+        order = env.get("sale.order", oid)
+        assert order.state == "approved" and order.invoice_status == "partial"
+        assert [ln.qty_invoiced for ln in order.lines] == [D("4"), D("1")]
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.create_invoice(env, order)
+        assert refused.value.reasons == [
+            "nothing left to invoice: every shipped quantity is invoiced"]
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid))
+    second = flow.invoice(oid, date=JAN5)
+    with sf.transaction("finance") as env:
+        order, a, b = env.get("sale.order", oid), _invoice(env, first), _invoice(env, second)
+        assert [ln.quantity for ln in b.lines] == [D("6"), D("2")]
+        assert b.lines[1].amount_untaxed == D("66.67") and b.lines[1].amount_tax == D("8.67")
+        assert a.amount_untaxed + b.amount_untaxed == order.amount_untaxed
+        assert a.amount_tax + b.amount_tax == order.amount_tax
+        assert a.amount_total + b.amount_total == order.amount_total == D("1243.01")
+        assert order.state == "invoiced"
+        assert (a.number, b.number) == ("INV/2026/000001", "INV/2026/000002")
+
+
+def test_nothing_to_invoice_is_refused_and_only_drafts_cancel(sf, master, flow, acc, make_order):
+    quotation = make_order()
+    with sf.transaction("finance") as env:
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.create_invoice(env, quotation)
+        assert "only approved orders are invoiced" in refused.value.reasons[0]
+    oid = flow.order(ship=None)
+    with sf.transaction("finance") as env:
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.create_invoice(env, oid)
+        assert refused.value.reasons == ["nothing is shipped yet (invoice policy: shipped quantities)"]
+    shipped = flow.order()
+    flow.invoice(shipped, post=False)
+    with sf.transaction("finance") as env:
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.create_invoice(env, shipped)
+        assert refused.value.reasons[0].endswith("or already on a draft invoice")
+    with sf.transaction("sp1") as env, pytest.raises(AccessDenied):
+        acc.invoice.create_invoice(env, shipped)
+    # the draft holding the quantities is cancelled; a posted invoice cannot be
+    with sf.transaction("finance") as env:
+        (draft,) = env.search("sale.invoice")
+        acc.invoice.cancel_invoice(env, draft)
+        assert draft.state == "cancelled"
+    posted = flow.invoice(shipped)
+    with sf.transaction("finance") as env:
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.cancel_invoice(env, posted)
+        assert refused.value.reasons == ["'cancel' is not possible in state 'posted' (only from draft)"]
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.post_invoice(env, posted)
+        assert "not possible in state 'posted'" in refused.value.reasons[0]
+
+
+def test_ordered_policy_invoices_before_shipping(sf, master, svc, flow, acc):
+    sf.settings["sale"]["invoice_policy"] = "ordered"
+    oid = flow.order(lines=[(0, "5", None)], ship=None)
+    iid = flow.invoice(oid, date=JAN5)
+    with sf.transaction("finance") as env:
+        invoice, order = _invoice(env, iid), env.get("sale.order", oid)
+        assert invoice.lines[0].quantity == D("5") and invoice.amount_total == D("565.00")
+        assert order.lines[0].qty_invoiced == D("5") and order.state == "approved"
+    flow.pay(master.c1, "565.00")
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid))
+    assert flow.state("sale.order", oid) == "shipped"  # the warehouse may not fire `invoice`
+    with sf.transaction("finance") as env:
+        acc.invoice.advance_order(env, env.get("sale.order", oid))
+    assert flow.state("sale.order", oid) == "paid"
+
+
+def test_numbers_are_gap_free_per_year_and_survive_rollbacks(sf, master, flow, acc, monkeypatch):
+    drafts = [flow.invoice(flow.order(), post=False) for _ in range(4)]
+    with sf.transaction("finance") as env:
+        assert all(_invoice(env, i).number is None for i in drafts)  # numbers only at posting
+        acc.invoice.post_invoice(env, _invoice(env, drafts[0]), date=dt.date(2025, 12, 30))
+        acc.invoice.post_invoice(env, _invoice(env, drafts[1]), date=JAN5)
+    # a posting rolled back with its transaction gives its number back
+    with pytest.raises(RuntimeError), sf.transaction("finance") as env:
+        acc.invoice.post_invoice(env, _invoice(env, drafts[2]), date=JAN5)
+        assert _invoice(env, drafts[2]).number == "INV/2026/000002"
+        raise RuntimeError("client went away")
+    with sf.transaction("finance") as env:
+        assert _invoice(env, drafts[2]).state == "draft" and _invoice(env, drafts[2]).number is None
+        # a posting that fails half-way leaves nothing behind, even when the transaction goes on
+        real = acc.journal.post_entry
+
+        def broken(*args, **kwargs):
+            raise ValidationError({"lines": ["ledger offline"]})
+
+        monkeypatch.setattr(acc.journal, "post_entry", broken)
+        with pytest.raises(ValidationError):
+            acc.invoice.post_invoice(env, _invoice(env, drafts[2]), date=JAN5)
+        monkeypatch.setattr(acc.journal, "post_entry", real)
+        acc.invoice.post_invoice(env, _invoice(env, drafts[3]), date=JAN5)
+        acc.invoice.post_invoice(env, _invoice(env, drafts[2]), date=dt.date(2026, 1, 6))
+    with sf.transaction("finance") as env:
+        numbers = [_invoice(env, i).number for i in drafts]
+    assert numbers == ["INV/2025/000001", "INV/2026/000001", "INV/2026/000003", "INV/2026/000002"]
+
+
+def test_credit_notes_reverse_invoices_or_become_customer_credit(sf, master, flow, acc):
+    oid = flow.order(lines=[(0, "10", None)], ship={0: "4"})
+    iid = flow.invoice(oid, date=JAN5)
+    with sf.transaction("finance") as env:
+        credit = acc.invoice.create_credit_note(env, iid, reason="wrong price agreed",
+                                                date=dt.date(2026, 1, 20))
+        invoice = _invoice(env, iid)
+        assert credit.number == "RINV/2026/000001" and credit.kind == "credit_note"
+        assert credit.reversed_invoice_id == iid and credit.reason == "wrong price agreed"
+        assert (credit.amount_untaxed, credit.amount_tax, credit.amount_total) == (
+            invoice.amount_untaxed, invoice.amount_tax, invoice.amount_total) == (
+            D("400.00"), D("52.00"), D("452.00"))
+        # the credit settles the open invoice; nothing is left as credit
+        assert invoice.amount_residual == 0 and invoice.state == "paid"
+        assert credit.amount_residual == 0 and credit.state == "paid"
+        order = env.get("sale.order", oid)
+        assert order.lines[0].qty_invoiced == 0 and order.invoice_status == "none"
+        assert acc.receivables.balance(env, master.c1, dt.date(2026, 1, 31)) == 0
+        assert acc.journal.trial_balance(env)["balanced"]
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.create_credit_note(env, iid, reason="again")
+        assert refused.value.reasons == ["everything on INV/2026/000001 is already credited"]
+    again = flow.invoice(oid, date=JAN5)  # the shipped goods can be invoiced again
+    with sf.transaction("finance") as env:
+        assert _invoice(env, again).amount_total == D("452.00")
+
+    # a partial credit of a paid invoice becomes customer credit, which pays the next invoice
+    oid = flow.order(lines=[(0, "10", None), (1, "4", None)], ship={0: "5", 1: "4"})
+    iid = flow.invoice(oid, date=JAN5)  # 500 + 102 = 602.00, VAT 78.26
+    flow.pay(master.c1, "680.26", date=JAN5, allocations=[{"invoice_id": iid, "amount": "680.26"}])
+    with sf.transaction("finance") as env:
+        invoice = _invoice(env, iid)
+        assert invoice.state == "paid"
+        line = invoice.lines[0]
+        credit = acc.invoice.create_credit_note(
+            env, invoice, reason="2 damaged", lines=[{"invoice_line_id": line.id, "quantity": "2"}])
+        assert [(ln.quantity, ln.amount_total) for ln in credit.lines] == [(D("2"), D("226.00"))]
+        assert credit.amount_residual == D("226.00") and credit.state == "posted"
+        assert acc.payment.customer_credit(env, master.c1) == D("226.00")
+        assert env.get("sale.order", oid).lines[0].qty_invoiced == D("3")
+        with pytest.raises(ValidationError) as bad:
+            acc.invoice.create_credit_note(env, invoice, reason=" ", lines=[
+                {"invoice_line_id": line.id, "quantity": "4"}, {"invoice_line_id": 999999}])
+        assert set(bad.value.errors) == {"reason", "lines.0.quantity", "lines.1.invoice_line_id"}
+        assert bad.value.errors["lines.0.quantity"] == ["only 3 left to credit"]
+    # the credit pays the next invoice
+    second = flow.invoice(oid, date=dt.date(2026, 2, 1))  # the 2 credited units, invoiced again
+    with sf.transaction("finance") as env:
+        nxt = _invoice(env, second)
+        assert nxt.amount_total == D("226.00")
+        made = acc.payment.apply_customer_credit(env, master.c1, second)
+        assert [(a.credit_note_id, a.amount) for a in made] == [(credit.id, D("226.00"))]
+        assert nxt.state == "paid" and _invoice(env, credit.id).state == "paid"
+        assert acc.payment.customer_credit(env, master.c1) == 0
+
+
+def test_fully_invoiced_order_takes_price_corrections_not_quantities(sf, master, flow, acc):
+    oid = flow.order(lines=[(0, "2", None), (1, "2", None)])
+    iid = flow.invoice(oid, date=JAN5)  # 200.00 + 51.00, VAT 26.00 + 6.63
+    assert flow.state("sale.order", oid) == "invoiced"
+    draft = flow.invoice(flow.order(), post=False)
+    with sf.transaction("finance") as env:
+        invoice = _invoice(env, iid)
+        first, second = invoice.lines
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.create_credit_note(env, iid, reason="customer kept the goods")
+        assert "record the return of the goods first" in refused.value.reasons[0]
+        with pytest.raises(TransitionBlocked):
+            acc.invoice.create_credit_note(env, draft, reason="x")
+        with pytest.raises(ValidationError) as bad:
+            acc.invoice.create_credit_note(env, iid, reason="price", lines=[
+                {"invoice_line_id": first.id, "amount": "200.01"},
+                {"invoice_line_id": second.id, "amount": "1", "quantity": "1"}])
+        assert bad.value.errors == {"lines.0.amount": ["only 200.00 left to credit"],
+                                    "lines.1.amount": ["give a quantity or an amount, not both"]}
+        credit = acc.invoice.create_credit_note(env, iid, reason="agreed 10 % off", lines=[
+            {"invoice_line_id": first.id, "amount": "20.00"},
+            {"invoice_line_id": second.id, "amount": "5.10"}])
+        assert [(ln.price_adjustment, ln.amount_untaxed, ln.amount_tax) for ln in credit.lines] == [
+            (True, D("20.00"), D("2.60")), (True, D("5.10"), D("0.66"))]
+        assert credit.amount_total == D("28.36")
+        assert _invoice(env, iid).amount_residual == D("255.27")  # 283.63 - 28.36
+        order = env.get("sale.order", oid)
+        assert order.state == "invoiced" and [ln.qty_invoiced for ln in order.lines] == [2, 2]
+        # quantities stay creditable in full (for when goods come back)
+        assert acc.invoice._credited_by_origin_line(env, iid)[first.id]["qty"] == 0
