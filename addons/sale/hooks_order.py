@@ -24,3 +24,17 @@ def sale_line_price(line, order, env):
     """Default: the product's list price."""
     product = line.product
     return product.list_price if product is not None else None
+
+
+_BALANCE_TRIGGERS = {
+    "sale.order": {"approve", "amend", "cancel", "ship", "invoice", "settle"},
+    "sale.invoice": {"post", "settle"},
+}
+
+
+@hookimpl
+def workflow_transition_done(record, trigger, source, dest, env):
+    """Tell ``sale_customer_balance_changed`` listeners about order and invoice transitions."""
+    if trigger in _BALANCE_TRIGGERS.get(getattr(record, "__record__", ""), ()):
+        env.hook.sale_customer_balance_changed(customer_id=record.customer_id, reason=trigger,
+                                               record=record, env=env)

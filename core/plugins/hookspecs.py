@@ -137,3 +137,17 @@ def sale_shipment_blockers(order, quantities, env):
     guards run as usual). Return ``[]`` when this addon has no objection. Must not write to the
     database.
     """
+
+
+@hookspec
+def sale_customer_balance_changed(customer_id, reason, record, env):
+    """A document just changed what customer ``customer_id`` owes or has on order.
+
+    Called inside the transaction, after the change was flushed, by the sale addon for: an
+    order approved, amended, cancelled, shipped, invoiced or paid (``reason`` = the trigger);
+    a delivery or return recorded (``"delivery"``, ``"return"``); an invoice or credit note
+    posted or settled (``"post"``, ``"settle"``); a payment registered (``"payment"``) or
+    customer credit applied (``"credit_applied"``). ``record`` is the document. Use it to keep
+    per-customer figures (credit exposure, dashboards) current without summing history at read
+    time. Raising aborts the change. Return value ignored.
+    """

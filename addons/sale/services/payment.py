@@ -159,6 +159,9 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
                            {"account": "receivable", "credit": amount, "customer_id": customer.id},
                        ])
     settle_documents(env, [invoice for invoice, _ in plan])
+    env.session.flush()
+    env.hook.sale_customer_balance_changed(customer_id=customer.id, reason="payment",
+                                           record=payment, env=env)
     return payment
 
 
@@ -226,4 +229,7 @@ def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = 
     env.session.add_all(made)
     set_residual(invoice, open_amount - target)
     settle_documents(env, [invoice] + [n for n in notes if Decimal(n.amount_residual) == 0])
+    env.session.flush()
+    env.hook.sale_customer_balance_changed(customer_id=customer.id, reason="credit_applied",
+                                           record=invoice, env=env)
     return made

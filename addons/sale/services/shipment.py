@@ -80,6 +80,8 @@ def _write(env, order, kind, wanted, date, reference, note):
     reserve_ids(env, shipment.lines)
     env.session.add(shipment)
     env.session.flush()
+    env.hook.sale_customer_balance_changed(customer_id=order.customer_id, reason=kind,
+                                           record=shipment, env=env)
     return shipment
 
 

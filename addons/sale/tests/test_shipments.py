@@ -174,3 +174,38 @@ def test_hook_sale_shipment_blockers(sf, svc, make_order):
             assert order.shipping_status == "partial"
     finally:
         sf.pm.unregister(plugin)
+
+
+def test_hook_sale_customer_balance_changed(sf, master, users, svc, make_order):
+    """Every document that changes what a customer owes or has on order tells the hook, in the
+    transaction, with the reason; a refused change tells nothing."""
+    import types
+
+    from core.plugins import hookimpl
+
+    heard = []
+
+    class Listener:
+        @hookimpl
+        def sale_customer_balance_changed(customer_id, reason, record, env):
+            heard.append((customer_id, reason, record.__record__))
+
+    sf.pm.register(types.SimpleNamespace(
+        sale_customer_balance_changed=Listener.sale_customer_balance_changed), name="listener")
+    try:
+        order_id = make_order(lines=[(0, "4", None)])
+        with sf.transaction("sp1") as env:
+            env.get("sale.order", order_id).fire("approve")
+        with sf.transaction("warehouse") as env:
+            order = env.get("sale.order", order_id)
+            line = order.lines[0]
+            svc.shipment.record_shipment(env, order, {line.id: D("1")})
+            svc.shipment.record_shipment(env, order)
+    finally:
+        sf.pm.unregister(name="listener")
+    assert heard == [
+        (master.c1, "approve", "sale.order"),
+        (master.c1, "delivery", "sale.shipment"),
+        (master.c1, "delivery", "sale.shipment"),
+        (master.c1, "ship", "sale.order"),
+    ]
