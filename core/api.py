@@ -43,7 +43,7 @@ from core.errors import (
     TransitionBlocked,
     ValidationError,
 )
-from core.security import token_digest
+from core.security import ApiToken, token_digest
 
 API_PREFIX = "/api/v1"
 MAX_PAGE_SIZE = 200
@@ -82,18 +82,11 @@ class ApiBlueprint(Blueprint):
             @functools.wraps(view)
             def wrapper(**kwargs):
                 sf = current_app.extensions["salesflow"]
-                user_id = None if public else authenticate(sf)
-                data = None
-                if body is not None:
-                    payload = request.get_json(silent=True)
-                    if not isinstance(payload, dict):
-                        raise ValidationError({"_body": ["expected a JSON object"]})
-                    try:
-                        data = body().load(payload, partial=partial_body)
-                    except MarshmallowError as exc:
-                        raise ValidationError(_as_field_errors(exc.messages)) from exc
-                with sf.transaction(user=user_id, readonly=readonly) as env:
+                credential = None if public else authenticate(sf)
+                # identification happens as the transaction opens: 401 comes before 422
+                with sf.transaction(user=credential, readonly=readonly) as env:
                     g.env = env
+                    data = _load_body(body, partial_body) if body is not None else None
                     key = request.headers.get("Idempotency-Key") if idempotent else None
                     if key:
                         replay = _idempotency_lookup(env, key)
@@ -115,6 +108,16 @@ class ApiBlueprint(Blueprint):
             return wrapper
 
         return decorate
+
+
+def _load_body(body: type[Schema], partial: bool) -> Any:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError({"_body": ["expected a JSON object"]})
+    try:
+        return body().load(payload, partial=partial)
+    except MarshmallowError as exc:
+        raise ValidationError(_as_field_errors(exc.messages)) from exc
 
 
 def _make_response(result: Any, schema: type[Schema] | None, many: bool, status: int):
@@ -151,19 +154,13 @@ def check_if_match(record) -> None:
 # -- authentication --------------------------------------------------------------------------
 
 
-def authenticate(sf) -> int:
-    """The user id behind ``Authorization: Bearer <token>`` (or the web session's user)."""
+def authenticate(sf) -> Any:
+    """Who the request is from: an ``ApiToken`` credential for ``Authorization: Bearer <token>``
+    (checked by ``Salesflow.transaction`` in the request's own transaction, with the user and
+    its roles, in one statement), or the web session's user id."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        digest = token_digest(header[7:].strip())
-        Token = sf.registry["res.api_token"]
-        with sf.transaction(readonly=True) as env:
-            token = env.session.scalars(select(Token).where(Token.token_hash == digest)).one_or_none()
-            if token is None or token.revoked or not token.user.active or (
-                token.expires_at is not None and _aware(token.expires_at) < env.now
-            ):
-                raise AuthenticationError("invalid or expired API token")
-            return token.user_id
+        return ApiToken(token_digest(header[7:].strip()))
     from flask import session
 
     user_id = session.get("user_id")

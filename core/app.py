@@ -10,14 +10,15 @@ can live in one process.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
 
 from core.audit import Audit
 from core.config import ClientConfig, load_addon_settings
@@ -89,6 +90,8 @@ class Salesflow:
         )
 
         self._session_class = session_class()
+        self.record_by_table = {info.cls.__table__: info.cls for info in self.registry.records.values()}
+        self.rule_options_cache: dict[tuple, dict] = {}
         self.audit = Audit(self.registry)
         self.sequences = Sequences(self.registry)
         self._engine = engine
@@ -123,7 +126,7 @@ class Salesflow:
         bind = self.engine if readonly else self.engine.execution_options(**{WRITE: True})
         session = self._session_class(bind=bind, expire_on_commit=False, autoflush=True)
         try:
-            env = Env(self, session, self._load_user(session, user))
+            env = Env(self, session, *self._identify(session, user))
             yield env
             if readonly:
                 session.rollback()
@@ -137,22 +140,37 @@ class Salesflow:
         for callback in env._after_commit:
             callback()
 
-    def _load_user(self, session: Session, user: Any):
+    def _identify(self, session: Session, user: Any) -> tuple[int | None, frozenset[str]]:
+        """The id and roles of ``user`` (a res.user, its id or login; None = the system), in
+        one Core statement: the roles decide every access check of the transaction."""
         if user is None:
-            return None
-        User = self.registry["res.user"]
-        if isinstance(user, User):
-            return session.merge(user, load=False) if user not in session else user
-        column = User.id if isinstance(user, int) else User.login
-        # one statement for the user and its roles (the roles decide every access check)
-        found = session.scalars(
-            select(User).where(column == user).options(joinedload(User.role_links))
-        ).unique().one_or_none()
-        if found is None or not found.active:
-            from core.errors import AuthenticationError
+            return None, frozenset()
+        from core.errors import AuthenticationError
+        from core.security import ApiToken
 
-            raise AuthenticationError(f"no active user {user!r}")
-        return found
+        users = self.registry["res.user"].__table__
+        links = self.registry["res.user_role"].__table__
+        if isinstance(user, self.registry["res.user"]):
+            user = user.id
+        stmt = select(users.c.id, users.c.active, links.c.role).select_from(
+            users.outerjoin(links, links.c.user_id == users.c.id))
+        if isinstance(user, ApiToken):
+            tokens = self.registry["res.api_token"].__table__
+            now = dt.datetime.now(dt.UTC)
+            if self.engine.dialect.name == "sqlite":  # SQLite keeps naive UTC datetimes
+                now = now.replace(tzinfo=None)
+            stmt = stmt.join(tokens, tokens.c.user_id == users.c.id).where(
+                tokens.c.token_hash == user.digest, tokens.c.revoked.is_(False),
+                or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now))
+            refusal = "invalid or expired API token"
+        else:
+            column = users.c.id if isinstance(user, int) else users.c.login
+            stmt = stmt.where(column == user)
+            refusal = f"no active user {user!r}"
+        rows = session.connection().execute(stmt).all()
+        if not rows or not rows[0].active:
+            raise AuthenticationError(refusal)
+        return rows[0].id, frozenset(row.role for row in rows if row.role is not None)
 
     def flask_secret(self) -> str:
         return self.config.secret_key or _instance_secret(self.config)

@@ -39,11 +39,13 @@ SUPERUSER_ROLE = "admin"
 
 
 class Env:
-    def __init__(self, sf: Salesflow, session: Session, user: Any | None):
+    def __init__(self, sf: Salesflow, session: Session, user_id: int | None,
+                 roles: frozenset[str] = frozenset()):
         self.sf = sf
         self.session = session
-        self.user = user  # a res.user record, or None for the system itself
-        self.roles: frozenset[str] = frozenset(user.role_codes()) if user is not None else frozenset()
+        self.user_id = user_id  # None: the system itself
+        self.roles = roles
+        self._user = None
         self._sudo = 0
         self._after_commit: list[Callable[[], None]] = []
         self._rule_cache: dict[type, list] = {}
@@ -71,12 +73,16 @@ class Env:
 
     # -- identity --------------------------------------------------------------------------
     @property
-    def user_id(self) -> int | None:
-        return self.user.id if self.user is not None else None
+    def user(self):
+        """The ``res.user`` record (loaded on first use), or None for the system."""
+        if self._user is None and self.user_id is not None:
+            with self.sudo():
+                self._user = self.session.get(self.sf.registry["res.user"], self.user_id)
+        return self._user
 
     @property
     def is_superuser(self) -> bool:
-        return self.user is None or SUPERUSER_ROLE in self.roles
+        return self.user_id is None or SUPERUSER_ROLE in self.roles
 
     @property
     def unrestricted(self) -> bool:
@@ -105,6 +111,32 @@ class Env:
     def check_access(self, record: str, operation: str) -> None:
         if not self.can(record, operation):
             raise AccessDenied(f"you may not {operation} {record} (roles: {sorted(self.roles) or 'none'})")
+
+    def rule_options(self) -> dict[type, Any]:
+        """``with_loader_criteria`` options, by record class, for every record this user's
+        rules restrict.
+
+        Added to each ORM SELECT of a restricted user for the records it reads (entities and
+        FROM clause); SQLAlchemy applies them there and in the relationship loads that follow.
+        Rules may depend only on the user and its roles (plus values read at query time, as
+        subqueries), so they are computed once per user and roles and kept by the app.
+        """
+        if self.unrestricted:
+            return {}
+        key = (self.user_id, self.roles)
+        options = self.sf.rule_options_cache.get(key)
+        if options is None:
+            from sqlalchemy import and_
+
+            options = {
+                cls: with_loader_criteria(cls, and_(*criteria), include_aliases=True)
+                for cls in self.sf.record_by_table.values()
+                if (criteria := self.rule_criteria(cls))
+            }
+            if len(self.sf.rule_options_cache) > 4096:
+                self.sf.rule_options_cache.clear()
+            self.sf.rule_options_cache[key] = options
+        return options
 
     def rule_criteria(self, cls: type) -> list:
         if self.unrestricted:
@@ -232,35 +264,49 @@ def _on_execute(state) -> None:
         return
     if not state.is_select or env.unrestricted:
         return
+    sf = env.sf
+    rules = env.rule_options()
     options = []
-    for mapper in _mappers_in(state):
-        cls = mapper.class_
-        record = getattr(cls, "__record__", None)
-        if record is None:
-            continue
-        if not env.sf.security.allows(env.roles, record, "read"):
-            raise AccessDenied(f"you may not read {record}")
-        criteria = env.rule_criteria(cls)
-        if criteria:
-            from sqlalchemy import and_
-
-            options.append(with_loader_criteria(cls, and_(*criteria), include_aliases=True))
+    for cls in _records_read(state, sf):
+        if not sf.security.allows(env.roles, cls.__record__, "read"):
+            raise AccessDenied(f"you may not read {cls.__record__}")
+        option = rules.get(cls)
+        if option is not None:
+            options.append(option)
     if options:
         state.statement = state.statement.options(*options)
 
 
-def _mappers_in(state) -> list:
-    """Every mapped entity a statement reads: its result columns, but also ``select_from``,
-    joins and subqueries (``select(func.count()).select_from(cls)`` must count visible rows)."""
-    from sqlalchemy.sql import visitors
+def _records_read(state, sf) -> set[type]:
+    """The record classes a statement reads anywhere: entities, columns inside functions,
+    ``select_from``, joins, subqueries (``select(func.count()).select_from(cls)`` reads ``cls``).
 
-    mappers = list(state.all_mappers)
-    for element in visitors.iterate(state.statement):
+    Runs before every ORM SELECT of a restricted user, so it walks the statement's parts
+    without compiling it and stops at the first element that names its entity.
+    """
+    from sqlalchemy import Table
+
+    found = {m.class_ for m in state.all_mappers if hasattr(m.class_, "__record__")}
+    stack = [state.statement]
+    seen: set[int] = set()
+    while stack:
+        element = stack.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
         entity = getattr(element, "_annotations", {}).get("parententity")
-        mapper = getattr(entity, "mapper", None)
-        if mapper is not None and mapper not in mappers:
-            mappers.append(mapper)
-    return mappers
+        if entity is not None:
+            cls = entity.mapper.class_
+            if hasattr(cls, "__record__"):
+                found.add(cls)
+            continue
+        if isinstance(element, Table):
+            cls = sf.record_by_table.get(element)
+            if cls is not None:
+                found.add(cls)
+            continue
+        stack.extend(element.get_children())
+    return found
 
 
 def _column_changes(obj) -> dict[str, tuple[Any, Any]]:

@@ -83,5 +83,12 @@ def new_token() -> tuple[str, str]:
     return token, token_digest(token)
 
 
+@dataclass(frozen=True)
+class ApiToken:
+    """A credential to open a transaction with: the SHA-256 digest of a bearer token."""
+
+    digest: str
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -252,7 +252,7 @@ class Workflows:
                  comment: str | None) -> list[str]:
         reasons: list[str] = []
         if t.roles and not env.has_role(*t.roles):
-            if env.user is not None:
+            if env.user_id is not None:
                 reasons.append(f"{t.trigger!r} needs one of the roles {', '.join(t.roles)}")
         elif not t.roles and not env.can(wf.record, "write"):
             reasons.append(f"you may not change {wf.record}")
@@ -410,7 +410,7 @@ def _approvals(env: Env, wf: CompiledWorkflow, record) -> _ApprovalState:
     if not missing:
         return state
     index, level = missing[0]  # levels are given in order, lowest first
-    if env.user is None:
+    if env.user_id is None:
         state.refusal = f"needs approval by {level.role} (amount {amount:,.2f} over {level.over:,.2f})"
         return state
     if any(a.user_id == env.user_id for a in given):

@@ -310,7 +310,7 @@ def fire_order_trigger(env, order, trigger: str, comment: str | None = None):
 
 
 def _own_salesperson_id(env) -> int | None:
-    if env.user is None:
+    if env.user_id is None:
         return None
     Salesperson = env["sale.salesperson"]
     with env.sudo():
@@ -443,14 +443,24 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
         parsed.append(item)
 
     product_ids = {item["product_id"] for item in parsed if item.get("product_id") is not None}
-    products = {p.id: p for p in env.session.scalars(select(Product).where(Product.id.in_(product_ids)))} \
-        if product_ids else {}
+    products: dict[int, Any] = {}
+    # the taxes read are kept for the transaction: order.compute_amounts() finds them in the
+    # session instead of reading them again
+    taxes = env.session.info.setdefault("sale.taxes_read", {})
+    if product_ids:  # the products with their taxes: one SELECT
+        for product, tax in env.session.execute(
+                select(Product, Tax).outerjoin(Tax, Tax.id == Product.tax_id)
+                .where(Product.id.in_(product_ids))):
+            products[product.id] = product
+            if tax is not None:
+                taxes[tax.id] = tax
     tax_ids = {item["tax_id"] for item in parsed
                if item.get("tax_id") is not None and item["tax_id"] is not NO_TAX}
     tax_ids |= {p.tax_id for p in products.values() if p.tax_id is not None}
     tax_ids |= {ln.tax_id for ln in existing.values() if ln.tax_id is not None}
-    taxes = {t.id: t for t in env.session.scalars(select(Tax).where(Tax.id.in_(tax_ids)))} \
-        if tax_ids else {}
+    missing = tax_ids - set(taxes)
+    if missing:
+        taxes.update((t.id, t) for t in env.session.scalars(select(Tax).where(Tax.id.in_(missing))))
 
     plan = []
     kept: set[int] = set()

@@ -470,7 +470,7 @@ def import_customers(env, rows: list[dict[str, Any]], *, force: bool = False) ->
 
 def check_merge_allowed(env) -> None:
     """``AccessDenied`` unless the user may merge customers (roles ``MERGE_ROLES``)."""
-    if env.user is not None and not env.has_role(*MERGE_ROLES):
+    if env.user_id is not None and not env.has_role(*MERGE_ROLES):
         raise AccessDenied("merging customers needs the role sales_manager or director")
     env.check_access("sale.customer", "write")
 
