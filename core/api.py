@@ -362,10 +362,9 @@ def init_app(app: Flask) -> None:
             return jsonify({"id": env.user.id, "login": env.user.login, "name": env.user.name,
                             "roles": sorted(env.roles)})
 
-    app.register_blueprint(bp)
-
-    @app.get("/")
+    @bp.get("/")
     def index():
+        """What this server is: the client, its addons and where the API lives (JSON)."""
         sf = current_app.extensions["salesflow"]
         return jsonify({
             "salesflow": sf.config.name,
@@ -374,6 +373,8 @@ def init_app(app: Flask) -> None:
             "openapi": f"{API_PREFIX}/openapi.json",
             "login": f"POST {API_PREFIX}/auth/token with {{\"login\", \"password\"}}",
         })
+
+    app.register_blueprint(bp)
 
 
 def build_openapi(app: Flask) -> dict[str, Any]:

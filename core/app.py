@@ -208,9 +208,10 @@ def create_app(config: ClientConfig | str | Path | None = None, *, salesflow: Sa
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["salesflow"] = salesflow
-    from core import api
+    from core import api, web
 
     api.init_app(app)
+    web.init_app(app, salesflow)
     enabled = set(salesflow.addon_names)
     for m in salesflow.addons:
         for ref in m.provided("blueprints", enabled):
@@ -219,5 +220,6 @@ def create_app(config: ClientConfig | str | Path | None = None, *, salesflow: Sa
                 app.register_blueprint(bp)
             except ValueError as exc:
                 raise AddonError(f"addon {m.name!r}: blueprint {ref!r}: {exc}") from exc
+    web.exempt_api_blueprints(app)
     salesflow.pm.hook.app_configured(app=app, salesflow=salesflow)
     return app

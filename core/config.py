@@ -46,6 +46,7 @@ class ClientSchema(Schema):
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
     timezone = fields.String(load_default="Asia/Shanghai")
     secret_key = fields.String(load_default=None, allow_none=True)
+    https = fields.Boolean(load_default=False)
 
 
 class ApprovalLevelSchema(Schema):
@@ -103,6 +104,8 @@ class ClientConfig:
     currency: str = "CNY"
     timezone: str = "Asia/Shanghai"
     secret_key: str | None = None
+    #: served over HTTPS only: session cookies are marked Secure, HSTS is sent
+    https: bool = False
     approvals: list[ApprovalRule] = field(default_factory=list)
     addon_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw, per addon
 
@@ -161,6 +164,7 @@ class ClientConfig:
             currency=client["currency"],
             timezone=client["timezone"],
             secret_key=client["secret_key"],
+            https=client["https"],
             approvals=rules,
             addon_settings=addon_settings,
         )

@@ -160,7 +160,7 @@ def test_hook_app_configured(make_sf, make_client):
     app = client.application
     assert app.config["KT_EXT_ADDONS"] == ["base", "kt_doc", "kt_ext"]
     assert app.jinja_env.globals["kt_ext_enabled"]() is True
-    assert client.get("/").get_json()["addons"] == ["base", "kt_doc", "kt_ext"]
+    assert client.get("/api/v1/").get_json()["addons"] == ["base", "kt_doc", "kt_ext"]
 
 
 def test_hook_demo_data(make_sf):

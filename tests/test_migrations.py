@@ -21,7 +21,8 @@ from core import migrations
 from core.migrations import MigrationError
 
 TEST_ADDONS = Path(__file__).parent / "addons"
-REV_BASE = "7d3b2e4dc985"
+REV_BASE = "7d3b2e4dc985"  # the kernel branch's first revision
+REV_BASE_HEAD = "df0ad07259e4"  # ... and its head (web login attempts and sessions)
 REV_A = "5208e55eb9b6"
 REV_B = "39c30fb2a2b4"
 
@@ -66,8 +67,8 @@ def test_upgrade_from_empty_creates_what_the_models_describe(make_sf, addons):
 
     applied = migrations.upgrade(sf)
 
-    assert applied[0] == f"base@{REV_BASE}"
-    assert [a.split("@")[0] for a in applied] == ["base", *addons]
+    assert applied[0] == f"base@{REV_BASE}" and f"base@{REV_BASE_HEAD}" in applied
+    assert [a.split("@")[0] for a in applied if a != f"base@{REV_BASE_HEAD}"] == ["base", *addons]
     assert schema_diff(sf) == []
     assert set(inspect(sf.engine).get_table_names()) == {*sf.registry.metadata.tables, "alembic_version"}
     assert migrations.upgrade(sf) == []  # at heads: nothing to do
@@ -78,7 +79,9 @@ def test_upgrade_from_empty_creates_what_the_models_describe(make_sf, addons):
 
 def test_enabling_an_addon_later_adds_its_schema_and_keeps_rows(make_sf):
     sf_a = make_sf(["mig_a"], create=False)
-    assert migrations.upgrade(sf_a) == [f"base@{REV_BASE}", f"mig_a@{REV_A}"]
+    applied = migrations.upgrade(sf_a)
+    assert applied[0] == f"base@{REV_BASE}"
+    assert sorted(applied) == [f"base@{REV_BASE}", f"base@{REV_BASE_HEAD}", f"mig_a@{REV_A}"]
     add_things(sf_a)
 
     sf_ab = make_sf(["mig_a", "mig_b"], create=False)
@@ -125,7 +128,7 @@ def test_failing_revision_leaves_the_database_as_it_was(make_sf, from_empty):
     if from_empty:
         assert before == {"tables": [], "columns": {}}
     else:
-        assert before["versions"] == [REV_A]
+        assert sorted(before["versions"]) == sorted([REV_A, REV_BASE_HEAD])
         assert [name for _, name in before["things"]] == ["first", "second"]
     with pytest.raises(MigrationError):  # and again: nothing was half-applied
         migrations.upgrade(sf)
@@ -134,7 +137,8 @@ def test_failing_revision_leaves_the_database_as_it_was(make_sf, from_empty):
 
 def test_glue_for_an_optional_dependency_has_a_branch_of_its_own(make_sf):
     sf_c = make_sf(["mig_c"], create=False)  # without mig_b: the glue branch is not loaded
-    assert [a.split("@")[0] for a in migrations.upgrade(sf_c)] == ["base", "mig_c"]
+    assert [a.split("@")[0] for a in migrations.upgrade(sf_c)
+            if a != f"base@{REV_BASE_HEAD}"] == ["base", "mig_c"]
     assert schema_diff(sf_c) == []
 
     sf_all = make_sf(["mig_a", "mig_b", "mig_c"], create=False)
@@ -172,7 +176,7 @@ def test_revision_autogenerates_only_what_each_addon_owns(make_sf, tmp_path):
     assert path_a == root / "mig_a" / "migrations" / "aaaa00000001_things.py"
     text_a = path_a.read_text()
     assert "branch_labels = ('mig_a',)" in text_a
-    assert f"depends_on = '{REV_BASE}'" in text_a
+    assert f"depends_on = '{REV_BASE_HEAD}'" in text_a
     assert "op.create_table('mig_thing'," in text_a and "'mig_thing_line'" in text_a
     assert "color" not in text_a and "tag_id" not in text_a and "res_user'," not in text_a
 
@@ -183,8 +187,8 @@ def test_revision_autogenerates_only_what_each_addon_owns(make_sf, tmp_path):
     assert "batch_op.add_column(sa.Column('color', sa.String(length=16)" in text_b
     assert "create_table('mig_thing'" not in text_b
 
-    assert [a.split("@")[1] for a in migrations.upgrade(sf)] == [REV_BASE, "aaaa00000001",
-                                                                  "bbbb00000001"]
+    assert [a.split("@")[1] for a in migrations.upgrade(sf)] == [REV_BASE, REV_BASE_HEAD,
+                                                                  "aaaa00000001", "bbbb00000001"]
     assert schema_diff(sf) == []
     # nothing changed since: the next revision of the branch is empty and continues it
     text_next = migrations.revision(sf, "mig_a", "nothing", rev_id="aaaa00000002").read_text()
@@ -196,7 +200,7 @@ def test_kernel_revisions_match_the_kernel_models(make_sf):
     """base's committed branch: one revision, labelled base (its schema: the test above)."""
     sf = make_sf([], create=False)
     branches = migrations.load_branches(sf)
-    assert branches.heads("base") == [REV_BASE]
+    assert branches.heads("base") == [REV_BASE_HEAD]
     assert all(sc.branch_labels == {"base"} for sc in branches.revisions("base"))
 
 
@@ -210,9 +214,10 @@ def test_cli_db_upgrade_and_current(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["--config", str(config), "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert result.output == f"database at heads: base@{REV_BASE}, mig_a@{REV_A}\n"
+    assert result.output == (f"database at heads: base@{REV_BASE}, mig_a@{REV_A}, "
+                             f"base@{REV_BASE_HEAD}\n")
     result = runner.invoke(main, ["--config", str(config), "db", "current"])
-    assert result.output.splitlines() == [f"base: {REV_BASE} (head) kernel tables",
+    assert result.output.splitlines() == [f"base: {REV_BASE_HEAD} (head) web login attempts and sessions",
                                           f"mig_a: {REV_A} (head) things and lines"]
     result = runner.invoke(main, ["--config", str(config), "db", "upgrade"])
     assert result.output == "database at heads: (nothing to do)\n"

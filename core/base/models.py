@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.registry import model
@@ -154,3 +163,31 @@ class IdempotencyKey:
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict] = mapped_column(JSON)
+
+
+@model("res.login_attempt")
+class LoginAttempt:
+    """One web login attempt (kept for throttling and for the security log). Append-only."""
+
+    __tablename__ = "res_login_attempt"
+    __append_only__ = True
+    __system__ = True
+
+    login: Mapped[str] = mapped_column(String(64), index=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ok: Mapped[bool] = mapped_column(default=False)
+
+
+@model("res.web_session")
+class WebSession:
+    """A signed-in browser session: the cookie carries a random id whose hash is kept here, so
+    logging out (or a password change) ends the session server-side, even if the old cookie is
+    replayed."""
+
+    __tablename__ = "res_web_session"
+    __system__ = True
+
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("res_user.id", ondelete="CASCADE"), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))

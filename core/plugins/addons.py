@@ -46,6 +46,8 @@ PROVIDES_KEYS: dict[str, type] = {
     "migrations": str,  # folder of Alembic revisions (this addon's branch)
     "templates": str,  # Jinja template folder
     "cli": list,  # "module:group" click commands added to the salesflow CLI
+    "views": list,  # "module:VIEWS" core.web.Views objects (menus, lists, forms, pages)
+    "translations": str,  # folder of gettext catalogs (<lang>/LC_MESSAGES/messages.po/.mo)
 }
 
 
