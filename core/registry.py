@@ -30,6 +30,7 @@ from core.errors import RegistryError
 
 _MARK = "__salesflow_decl__"
 _PROPS = "__salesflow_props__"
+_TABLE_ARGS = "__salesflow_table_args__"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -99,6 +100,9 @@ def model(record: str):
         if "__tablename__" not in cls.__dict__:
             raise RegistryError(f"@model({record!r}) on {cls.__qualname__}: __tablename__ missing")
         _detach_properties(cls)
+        args = cls.__dict__.get("__table_args__")
+        if isinstance(args, (tuple, dict)):  # not yet attached to any table: a clean template
+            setattr(cls, _TABLE_ARGS, copy.deepcopy(args))
         setattr(cls, _MARK, ("model", record))
         return cls
 
@@ -244,6 +248,9 @@ class Registry:
                     namespace[pname] = copy.copy(prop)
                     if annotation is not None:
                         namespace["__annotations__"][pname] = annotation
+            table_args = _fresh_table_args(base_cls)
+            if table_args is not None:
+                namespace["__table_args__"] = table_args
             composed = type(name, (*layers, Record, self.Base), namespace)
             self.records[record] = RecordInfo(
                 name=record,
@@ -266,6 +273,14 @@ class Registry:
             if info.cls.__tablename__ == table:
                 return info
         return None
+
+
+def _fresh_table_args(cls: type) -> Any:
+    """New constraint objects for each app, deep-copied from a pristine template taken at
+    declaration: a schema item belongs to one table, so sharing the declaring class's objects
+    would move them to the newest app's table."""
+    template = cls.__dict__.get(_TABLE_ARGS)
+    return copy.deepcopy(template) if template is not None else None
 
 
 def _marked_classes(module: ModuleType) -> list[type]:

@@ -139,3 +139,17 @@ def test_a_model_without_a_table_name_is_refused(make_sf, tmp_addons):
         """})
     with pytest.raises(RegistryError, match=r"@model\('kt.notable'\) on NoTable: __tablename__ missing"):
         make_sf(["kt_tmp_notable"], addons_path=(TEST_ADDONS, root))
+
+
+def test_two_apps_keep_their_own_table_constraints(make_sf):
+    """A declaring class's __table_args__ are copied per app: building a second app must not
+    move the first app's unique constraints to the second app's table."""
+    from sqlalchemy import UniqueConstraint
+
+    first = make_sf(["kt_doc"], create=False)
+    second = make_sf(["kt_doc"], create=False)
+    for sf in (first, second):
+        table = sf.registry["res.user_role"].__table__
+        uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+        assert [sorted(c.columns.keys()) for c in uniques] == [["role", "user_id"]]
+        assert all(c.table is table for c in uniques)
