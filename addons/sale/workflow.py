@@ -22,13 +22,14 @@ SALE_ORDER = WorkflowSpec(
         # (sale.services.order.amend_order keeps the previous one with a diff)
         Transition("amend", source="approved", dest="draft", roles=SELLERS, needs_comment=True,
                    before=("bump_revision",)),
-        # fired by record_shipment when the ledger says every line is shipped
+        # fired by record_shipment when the ledger says every line is shipped; the ``before``
+        # action stores the sub-statuses computed from the ledger (written with the state)
         Transition("ship", source="approved", dest="shipped", roles=("warehouse",),
-                   guards=("check_fully_shipped",), before=("refresh_progress",)),
+                   guards=("check_fully_shipped",), before=("store_progress",)),
         Transition("invoice", source="shipped", dest="invoiced", roles=("finance",),
-                   guards=("check_fully_invoiced",), before=("refresh_progress",)),
+                   guards=("check_fully_invoiced",), before=("store_progress",)),
         Transition("settle", source="invoiced", dest="paid", roles=("finance",),
-                   guards=("check_paid",), before=("refresh_progress",)),
+                   guards=("check_paid",), before=("store_progress",)),
         Transition("cancel", source=["draft", "approved"], dest="cancelled", roles=SELLERS,
                    needs_comment=True, guards=("check_nothing_shipped",)),
     ],

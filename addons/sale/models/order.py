@@ -25,6 +25,7 @@ cannot disagree.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
@@ -103,6 +104,66 @@ def reserve_ids(env, objects: list) -> None:
         obj.id = ident
 
 
+def _lines_statement(env, refresh: bool):
+    Line = env["sale.line"]
+    stmt = select(Line).where(Line.order_id == bindparam("order_id")).order_by(Line.sequence, Line.id)
+    return stmt.execution_options(populate_existing=True) if refresh else stmt
+
+
+def _lines_and_customer_statement(env):
+    Line, Customer = env["sale.line"], env["sale.customer"]
+    return (select(Customer, Line).outerjoin(Line, Line.order_id == bindparam("order_id"))
+            .where(Customer.id == bindparam("customer_id")).order_by(Line.sequence, Line.id))
+
+
+def _currency_digits_statement(env):
+    Currency = env["sale.currency"]
+    return select(Currency.digits).where(Currency.code == bindparam("code"))
+
+
+def _ledger_update(table, field: str):
+    """UPDATE of one ledger column of many lines (executemany), each at its known version."""
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+        .values({field: bindparam("b_value"), "version": bindparam("b_new_version"),
+                 "updated_at": bindparam("b_now")})
+    )
+
+
+def _payment_figures_statement(env):
+    Invoice = env["sale.invoice"]
+    return select(*_payment_figures_aggregates(Invoice)).where(
+        *_payment_figures_criteria(Invoice, bindparam("order_id")))
+
+
+def _payment_figures_aggregates(Invoice) -> tuple:
+    return (func.count(),
+            func.coalesce(func.sum(case((Invoice.state == "paid", 1), else_=0)), 0),
+            func.coalesce(func.sum(Invoice.amount_total - Invoice.amount_residual), 0))
+
+
+def _payment_figures_criteria(Invoice, order_id) -> tuple:
+    return (Invoice.order_id == order_id, Invoice.kind == "invoice",
+            Invoice.state.in_(("posted", "paid")))
+
+
+def _payment_figures_columns(env, order_id) -> tuple:
+    Invoice = env["sale.invoice"]
+    return tuple(select(aggregate).where(*_payment_figures_criteria(Invoice, order_id))
+                 .scalar_subquery() for aggregate in _payment_figures_aggregates(Invoice))
+
+
+#: ``InstanceState.info`` key of the payment figures memo (``payment_figures_known``)
+_FIGURES = "sale.payment_figures"
+
+
+def _state_info(record) -> dict:
+    from sqlalchemy import inspect
+
+    return inspect(record).info
+
+
 def _amount(value: Decimal | None) -> str | None:
     """An amount as text with the stored two decimals ("302.00")."""
     return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
@@ -150,11 +211,12 @@ class SaleOrder:
 
         if not refresh and "lines" in inspect(self).dict:
             return self.lines
-        Line = type(self).lines.property.mapper.class_
-        stmt = select(Line).where(Line.order_id == self.id).order_by(Line.sequence, Line.id)
-        if refresh:
-            stmt = stmt.execution_options(populate_existing=True)
-        lines = list(self.env.session.scalars(stmt))
+        from .. import queries
+
+        env = self.env
+        stmt = queries.built(env, f"sale.order.lines.{bool(refresh)}",
+                             lambda env: _lines_statement(env, refresh))
+        lines = list(env.session.scalars(stmt, {"order_id": self.id}))
         set_committed_value(self, "lines", lines)
         return self.lines
 
@@ -166,9 +228,11 @@ class SaleOrder:
         cache = env.session.info.setdefault("sale.currency_digits", {})
         code = self.currency or "CNY"
         if code not in cache:
-            Currency = env["sale.currency"]
+            from .. import queries
+
+            stmt = queries.built(env, "sale.currency.digits", _currency_digits_statement)
             with env.sudo():
-                digits = env.session.scalar(select(Currency.digits).where(Currency.code == code))
+                digits = queries.execute(env, stmt, {"code": code}).scalar()
             cache[code] = digits if digits is not None else CURRENCY_DIGITS.get(code, 2)
         return cache[code]
 
@@ -206,11 +270,24 @@ class SaleOrder:
     # -- the quantity ledger ------------------------------------------------------------------
     def progress(self) -> dict[str, str]:
         """Sub-statuses computed from the line ledger (nothing is written)."""
+        shipping, invoice = self.ledger_statuses()
+        payment = NONE
+        if invoice != NONE:
+            count, paid_count, paid_amount = self._known_payment_figures()
+            if invoice == FULL and count and paid_count == count:
+                payment = FULL
+            elif paid_count or paid_amount > 0:
+                payment = PARTIAL
+        return {"shipping_status": shipping, "invoice_status": invoice, "payment_status": payment}
+
+    def ledger_statuses(self) -> tuple[str, str]:
+        """``(shipping_status, invoice_status)`` from the loaded lines alone (no SQL)."""
         any_shipped = all_shipped = any_invoiced = all_invoiced = False
         nothing_to_invoice = True
-        if self.lines:
+        lines = self.lines
+        if lines:
             all_shipped = all_invoiced = True
-            for ln in self.lines:
+            for ln in lines:
                 quantity, shipped = ln.quantity, ln.qty_shipped or ZERO
                 invoiced, target = ln.qty_invoiced or ZERO, quantity - (ln.qty_returned or ZERO)
                 if shipped > 0:
@@ -227,62 +304,109 @@ class SaleOrder:
         if any_invoiced:
             invoice = FULL if all_invoiced else PARTIAL
         else:
-            invoice = FULL if self.lines and nothing_to_invoice else NONE
-        payment = NONE
-        if invoice != NONE:
-            count, paid_count, paid_amount = self._payment_figures()
-            if invoice == FULL and count and paid_count == count:
-                payment = FULL
-            elif paid_count or paid_amount > 0:
-                payment = PARTIAL
-        return {"shipping_status": shipping, "invoice_status": invoice, "payment_status": payment}
+            invoice = FULL if lines and nothing_to_invoice else NONE
+        return shipping, invoice
+
+    def _known_payment_figures(self) -> tuple[int, int, Decimal]:
+        memo = _state_info(self).get(_FIGURES)
+        if memo is None:
+            return self._payment_figures()
+        if not memo:
+            memo.append(self._payment_figures())
+        return memo[0]
+
+    @contextlib.contextmanager
+    def payment_figures_known(self, figures: tuple[int, int, Decimal] | None = None):
+        """Within the block, ``progress()`` reads the payment figures once (when first needed)
+        instead of at every call: for a service that computes the progress, then fires a
+        transition whose guard and ``before`` action compute it again, with no change to the
+        order's invoices in between. ``figures``: already read (``payment_figures_columns``).
+        Blocks nest; the outermost one decides."""
+        info = _state_info(self)
+        if _FIGURES in info:
+            yield
+            return
+        info[_FIGURES] = [figures] if figures is not None else []
+        try:
+            yield
+        finally:
+            info.pop(_FIGURES, None)
+
+    @classmethod
+    def payment_figures_columns(cls, env, order_id) -> tuple | None:
+        """``_payment_figures`` of the order ``order_id`` (a column or a bind parameter) as
+        three scalar subqueries, to read with another SELECT; None when an extension computes
+        the figures otherwise (it overrides ``_payment_figures``)."""
+        if cls._payment_figures is not SaleOrder._payment_figures:
+            return None
+        return _payment_figures_columns(env, order_id)
+
+    @staticmethod
+    def payment_figures_of(row) -> tuple[int, int, Decimal]:
+        """The figures from the three values ``payment_figures_columns`` read."""
+        count, paid_count, paid_amount = row
+        return int(count or 0), int(paid_count or 0), Decimal(paid_amount or 0)
 
     def _payment_figures(self) -> tuple[int, int, Decimal]:
         """(posted invoices, of which paid, amount paid on them) for this order. Extensions
         with another notion of payment override it."""
-        env = self.env
-        Invoice = env["sale.invoice"]
-        with env.sudo():
-            row = env.session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(case((Invoice.state == "paid", 1), else_=0)), 0),
-                    func.coalesce(func.sum(Invoice.amount_total - Invoice.amount_residual), 0),
-                ).where(Invoice.order_id == self.id, Invoice.kind == "invoice",
-                        Invoice.state.in_(("posted", "paid")))
-            ).one()
-        return int(row[0] or 0), int(row[1] or 0), Decimal(row[2] or 0)
+        from .. import queries
 
-    def refresh_progress(self) -> dict[str, str]:
+        env = self.env
+        stmt = queries.built(env, "sale.order.payment_figures", _payment_figures_statement)
+        with env.sudo():
+            row = queries.execute(env, stmt, {"order_id": self.id}).one()
+        return self.payment_figures_of(row)
+
+    def refresh_progress(self, *, touch: bool = False) -> dict[str, str]:
         """Store the sub-statuses computed from the ledger. Call it after changing the ledger.
 
         The statuses are derived data that warehouse and finance users (who may only read
         orders) keep up to date: they are written and the session is flushed with system
-        rights, so flush your own changes (as the user) before calling it.
+        rights, so flush your own changes (as the user) before calling it. ``touch``: change
+        the order's version (its ETag) even when no status changes (its ledger did).
         """
         env = self.env
-        computed = self.progress()
+        computed = self.store_progress()
         with env.sudo():
-            for key, value in computed.items():
-                if getattr(self, key) != value:
-                    setattr(self, key, value)
+            if touch:
+                self.updated_at = env.now
             env.session.flush()
         return computed
 
-    def ledger_add(self, field: str, quantities: Mapping[int, Decimal]) -> None:
+    def store_progress(self, **_params) -> dict[str, str]:
+        """Set the sub-statuses computed from the ledger, without flushing: the ``before``
+        action of ``ship``, ``invoice`` and ``settle`` (the engine writes them with the state
+        change, in one UPDATE). ``refresh_progress`` is this plus a flush with system rights.
+        Extensions that derive more from the ledger override this one."""
+        computed = self.progress()
+        with self.env.sudo():
+            for key, value in computed.items():
+                if getattr(self, key) != value:
+                    setattr(self, key, value)
+        return computed
+
+    def ledger_add(self, field: str, quantities: Mapping[int, Decimal], *,
+                   refresh: bool = True) -> None:
         """Add ``quantities`` ({sale_line_id: qty}, negative to take back) to the ledger
         column ``field`` (``qty_shipped``, ``qty_invoiced`` or ``qty_returned``) of this order's
-        lines in one batched UPDATE, audited, then ``refresh_progress()``.
+        lines in one batched UPDATE, audited, then ``refresh_progress(touch=True)``.
 
         Refuses (``ValidationError`` per line, nothing written) what breaks a line's ledger
         rules (``SaleLine.validate``); ``ConflictError`` if a line changed concurrently. Callers
         check the user's right to do the business operation (ship, invoice); lock the order
         first (``env.lock(order)`` then ``order.load_lines(refresh=True)``) when concurrent
         changes are possible.
+
+        ``refresh=False`` leaves the order itself to the caller, who then either fires a
+        transition of the order whose ``before`` action is ``refresh_progress`` (its UPDATE
+        changes the version) or calls ``refresh_progress(touch=True)``: one UPDATE of the order
+        instead of two.
         """
         if field not in LEDGER:
             raise ValueError(f"{field!r} is not a ledger column; one of {LEDGER}")
         env = self.env
+        Line = type(self).lines.property.mapper.class_
         env.session.flush()
         by_id = {line.id: line for line in self.lines}
         changes = []
@@ -306,15 +430,11 @@ class SaleOrder:
             raise ValidationError(errors)
         if not changes:
             return
-        Line = type(changes[0][0])
-        table = Line.__table__
+        from .. import queries
+
         now = env.now
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-            .values({field: bindparam("b_value"), "version": bindparam("b_new_version"),
-                     "updated_at": bindparam("b_now")})
-        )
+        stmt = queries.built(env, f"sale.line.ledger_add.{field}",
+                             lambda env: _ledger_update(env["sale.line"].__table__, field))
         rows = [{"b_id": line.id, "b_version": line.version, "b_value": new,
                  "b_new_version": line.version + 1, "b_now": now} for line, _old, new in changes]
         result = env.session.connection().execute(stmt, rows)
@@ -327,13 +447,34 @@ class SaleOrder:
         if Line.__audit__:
             env.sf.audit.write(env, [(line, "write", {field: (old, new)})
                                      for line, old, new in changes if old != new])
-        with env.sudo():
+        if refresh:
             # the order's version (its ETag) changes with its ledger
-            self.updated_at = now
-        self.refresh_progress()
+            self.refresh_progress(touch=True)
+
+    def load_lines_and_customer(self) -> None:
+        """The lines and the customer in one SELECT (the customer as the user's record rules
+        show it), when neither is loaded yet: the guards of ``approve`` read both. Does
+        nothing else: the relationships then load as usual."""
+        from sqlalchemy import inspect
+
+        loaded = inspect(self).dict
+        if "lines" in loaded or "customer" in loaded or self.id is None or self.customer_id is None:
+            return
+        env = self.env
+        if not (env.can("sale.line", "read") and env.can("sale.customer", "read")):
+            return
+        from .. import queries
+
+        stmt = queries.built(env, "sale.order.lines_and_customer", _lines_and_customer_statement)
+        rows = env.session.execute(stmt, {"order_id": self.id, "customer_id": self.customer_id}).all()
+        if not rows:  # hidden or missing: the lazy loads decide
+            return
+        set_committed_value(self, "customer", rows[0][0])
+        set_committed_value(self, "lines", [line for _customer, line in rows if line is not None])
 
     # -- workflow guards (record methods named by workflow.py; extensions override them) ------
     def check_has_lines(self):
+        self.load_lines_and_customer()
         if not self.lines:
             return "the order has no lines"
         return None
@@ -350,6 +491,7 @@ class SaleOrder:
         return None
 
     def check_customer_active(self):
+        self.load_lines_and_customer()
         customer = self.customer
         if customer is None:
             return "the order has no customer"
@@ -360,13 +502,13 @@ class SaleOrder:
         return None
 
     def check_fully_shipped(self):
-        if self.progress()["shipping_status"] == FULL:
+        if self.ledger_statuses()[0] == FULL:
             return None
         return "not everything is shipped: " + self._missing(
             lambda ln: (ln.qty_shipped or ZERO, ln.quantity))
 
     def check_fully_invoiced(self):
-        if self.progress()["invoice_status"] == FULL:
+        if self.ledger_statuses()[1] == FULL:
             return None
         return "not everything is invoiced: " + self._missing(
             lambda ln: (ln.qty_invoiced or ZERO, ln.quantity - (ln.qty_returned or ZERO)))

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select, type_coerce
+from sqlalchemy.orm import make_transient_to_detached
 
 from core.errors import ValidationError
 
@@ -113,18 +114,26 @@ def post_entry(env, *, date: dt.date, source_record: str, source_id: int, label:
         raise ValidationError({"lines": [f"unbalanced entry: debit {debit_total} != credit {credit_total}"]})
     if not rows:
         raise ValidationError({"lines": ["an entry needs at least one non-zero line"]})
-    table = env["sale.journal.line"].__table__
     with env.sudo():
         number = env.next_number("sale.journal", str(date.year))
-        entry = JournalEntry(number=f"JE/{date.year}/{number:06d}", date=date,
-                             source_record=source_record, source_id=source_id, label=label[:200],
-                             reversed_entry_id=reversed_entry_id)
-        env.session.add(entry)
-        env.session.flush()
-        now = env.now
-        env.session.execute(insert(table), [
-            {**row, "entry_id": entry.id, "version": 1, "created_at": now, "updated_at": now}
-            for row in rows])
+    now = env.now
+    values = {"number": f"JE/{date.year}/{number:06d}", "date": date,
+              "source_record": source_record, "source_id": source_id, "label": label[:200],
+              "reversed_entry_id": reversed_entry_id, "created_at": now, "updated_at": now,
+              "version": 1}
+    conn = env.session.connection()
+    entry_table = JournalEntry.__table__
+    # the entry and its lines go in with Core, like any append-only system row written only
+    # here (no ORM flush: no record_validate or record_created for them); the entry comes back
+    # as a persistent record without another SELECT
+    entry_id = conn.execute(insert(entry_table).values(values).returning(entry_table.c.id)).scalar_one()
+    # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
+    conn.execute(insert(env["sale.journal.line"].__table__), [
+        {**row, "entry_id": entry_id, "version": 1, "created_at": now, "updated_at": now}
+        for row in rows])
+    entry = JournalEntry(id=entry_id, **values)
+    make_transient_to_detached(entry)
+    env.session.add(entry)
     return entry
 
 

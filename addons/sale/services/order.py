@@ -25,12 +25,14 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from core.errors import ConflictError, NotFound, ValidationError
 from core.money import PRICE_DIGITS, QTY_DIGITS, round_price
 from core.workflow.engine import Outcome
 
+from .. import queries
 from ..models.order import ZERO, norm, reserve_ids, today
 
 #: order fields ``update_order``/``amend_order`` may change (besides ``lines``)
@@ -47,10 +49,22 @@ _QUANTA = {digits: Decimal(1).scaleb(-digits) for digits in (QTY_DIGITS, PRICE_D
 def get_order(env, order_id, *, lock: bool = False):
     """The order by id (record rules apply: hidden = ``NotFound``) with its lines loaded in one
     SELECT. ``lock``: lock its row until commit and re-read it and its lines."""
-    order = env.get("sale.order", order_id)
     if lock:
-        order = env.lock(order)
-    order.load_lines(refresh=lock)
+        order = env.lock(env.get("sale.order", order_id))
+        order.load_lines(refresh=True)
+        return order
+    Order = env["sale.order"]
+    try:
+        ident = int(order_id)
+    except (TypeError, ValueError):
+        raise NotFound("sale.order", order_id) from None
+    # the order and its lines in one SELECT (as env.get: access rights, record rules)
+    stmt = queries.built(env, "sale.order.with_lines",
+                         lambda env: select(Order).where(Order.id == bindparam("order_id"))
+                         .options(joinedload(Order.lines)))
+    order = env.session.scalars(stmt, {"order_id": ident}).unique().one_or_none()
+    if order is None:
+        raise NotFound("sale.order", ident)
     return order
 
 
@@ -312,9 +326,14 @@ def fire_order_trigger(env, order, trigger: str, comment: str | None = None):
 def _own_salesperson_id(env) -> int | None:
     if env.user_id is None:
         return None
-    Salesperson = env["sale.salesperson"]
+    stmt = queries.built(env, "sale.salesperson.of_user", _own_salesperson_statement)
     with env.sudo():
-        return env.session.scalar(select(Salesperson.id).where(Salesperson.user_id == env.user_id))
+        return queries.execute(env, stmt, {"user_id": env.user_id}).scalar()
+
+
+def _own_salesperson_statement(env):
+    Salesperson = env["sale.salesperson"]
+    return select(Salesperson.id).where(Salesperson.user_id == bindparam("user_id"))
 
 
 def _ref(env, record: str, ident, key: str, errors: dict, *, required: bool = False):
@@ -389,7 +408,7 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
     ``(line, values)`` pairs, existing lines (by ``id``) with the values to change, new lines
     built (not yet in the session) and priced. Nothing of the order changes here. Products and
     taxes are read in one SELECT each."""
-    Line, Product, Tax = env["sale.line"], env["sale.product"], env["sale.tax"]
+    Line, Tax = env["sale.line"], env["sale.tax"]
     parsed = []
     for i, spec in enumerate(specs):
         key = f"lines.{i}"
@@ -448,9 +467,8 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
     # session instead of reading them again
     taxes = env.session.info.setdefault("sale.taxes_read", {})
     if product_ids:  # the products with their taxes: one SELECT
-        for product, tax in env.session.execute(
-                select(Product, Tax).outerjoin(Tax, Tax.id == Product.tax_id)
-                .where(Product.id.in_(product_ids))):
+        stmt = queries.built(env, "sale.product.with_tax", _products_statement)
+        for product, tax in env.session.execute(stmt, {"ids": list(product_ids)}):
             products[product.id] = product
             if tax is not None:
                 taxes[tax.id] = tax
@@ -540,6 +558,12 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
                 f"line {old.sequence} {old.description!r} was shipped or invoiced and cannot be "
                 "removed")
     return plan
+
+
+def _products_statement(env):
+    Product, Tax = env["sale.product"], env["sale.tax"]
+    return (select(Product, Tax).outerjoin(Tax, Tax.id == Product.tax_id)
+            .where(Product.id.in_(bindparam("ids", expanding=True))))
 
 
 def _apply_lines(env, plan: list) -> list:

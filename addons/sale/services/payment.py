@@ -25,6 +25,7 @@ from sqlalchemy import func
 from core.errors import ValidationError
 from core.money import round_money, to_decimal
 
+from .. import locks
 from . import journal
 from .invoice import lock_rows, set_residual, settle_documents, today
 
@@ -54,12 +55,40 @@ def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bo
 def _open_invoices(env, customer_id: int, ids: list[int] | None = None) -> list:
     """The customer's posted invoices with something open, locked, oldest due first."""
     Invoice = env["sale.invoice"]
+    if ids is not None:
+        held = _current_invoices(env, Invoice, ids)
+        if held is not None:
+            found = [inv for inv in held if inv.customer_id == customer_id
+                     and inv.kind == "invoice" and inv.state == "posted"]
+            return sorted(found, key=_due_order)
     criteria = [Invoice.customer_id == customer_id, Invoice.kind == "invoice",
                 Invoice.state == "posted"]
     if ids is not None:
         criteria.append(Invoice.id.in_(ids))
     return lock_rows(env, "sale.invoice", *criteria,
                      order_by=[func.coalesce(Invoice.due_date, Invoice.date), Invoice.date, Invoice.id])
+
+
+def _current_invoices(env, Invoice, ids: list[int]) -> list | None:
+    """The invoices ``ids`` when this transaction already has every one of them current
+    (``locks.is_current``: locking and re-reading them would find nothing new), else None."""
+    found = []
+    for ident in ids:
+        invoice = env.session.identity_map.get(env.session.identity_key(Invoice, ident))
+        if invoice is None or not locks.is_current(env, invoice):
+            return None
+        found.append(invoice)
+    env.session.flush()
+    for invoice in found:
+        locks.remember(env, invoice)
+    return found
+
+
+def _due_order(invoice) -> tuple:
+    """``ORDER BY coalesce(due_date, date), date, id`` (NULLs first, as SQLite sorts them)."""
+    due = invoice.due_date or invoice.date
+    return (due is not None, due or dt.date.min, invoice.date is not None,
+            invoice.date or dt.date.min, invoice.id)
 
 
 def register_payment(env, *, customer_id: int, amount: Any, method: str,
@@ -146,12 +175,13 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         method=method, date=date, amount=amount, currency=currency,
         reference=reference or None, note=note, amount_unallocated=amount - allocated,
     )
-    env.session.add(payment)
-    env.session.flush()
-    env.session.add_all([Allocation(payment_id=payment.id, invoice_id=invoice.id, amount=value,
-                                    date=date) for invoice, value in plan])
+    # the payment, its allocations and the invoices' new residuals: one flush (one audit INSERT)
     for invoice, value in plan:
         set_residual(invoice, Decimal(invoice.amount_residual) - value)
+    env.session.add(payment)
+    env.session.add_all([Allocation(payment=payment, invoice_id=invoice.id, amount=value,
+                                    date=date) for invoice, value in plan])
+    env.session.flush()
     label = f"Payment {payment.number}" + (f" ({reference})" if reference else "")
     journal.post_entry(env, date=date, source_record="sale.payment", source_id=payment.id,
                        label=label, lines=[

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from sqlalchemy import insert
+
 from core.errors import TransitionBlocked, ValidationError
 from core.money import QTY_DIGITS
 
-from ..models.order import FULL, ZERO, norm, reserve_ids, today
+from ..locks import lock_row
+from ..models.order import FULL, ZERO, norm, today
 from .order import _date, _decimal
 
 
@@ -44,9 +47,17 @@ def record_shipment(env, order, quantities=None, date=None, reference=None, note
         raise TransitionBlocked(order, "ship", reasons)
 
     shipment = _write(env, order, "delivery", wanted, ship_date, reference, note)
-    order.ledger_add("qty_shipped", wanted)
-    if order.shipping_status == FULL:
+    # the order itself is written once: by the `ship` transition (its `before` action stores
+    # the statuses) when everything is shipped, else by refresh_progress
+    order.ledger_add("qty_shipped", wanted, refresh=False)
+    if order.ledger_statuses()[0] != FULL:
+        order.refresh_progress(touch=True)
+        return shipment
+    try:
         order.fire("ship")
+    except TransitionBlocked:
+        order.refresh_progress(touch=True)
+        raise
     return shipment
 
 
@@ -73,13 +84,21 @@ def record_return(env, order, quantities, date=None, reference=None, note=None):
 
 
 def _write(env, order, kind, wanted, date, reference, note):
+    """The shipment (through the session: access, validation, audit) and its lines with one
+    executemany, whatever their number (the quantities were checked positive by the caller;
+    the right to create lines is checked here), as invoices and their lines are written."""
     Shipment, ShipmentLine = env["sale.shipment"], env["sale.shipment.line"]
+    env.check_access("sale.shipment.line", "create")
     shipment = Shipment(order_id=order.id, kind=kind, date=date, reference=reference, note=note,
                         user_id=env.user_id)
-    shipment.lines = [ShipmentLine(sale_line_id=line_id, quantity=qty) for line_id, qty in wanted.items()]
-    reserve_ids(env, shipment.lines)
     env.session.add(shipment)
     env.session.flush()
+    now = env.now
+    env.session.connection().execute(insert(ShipmentLine.__table__), [
+        {"shipment_id": shipment.id, "sale_line_id": line_id, "quantity": qty, "version": 1,
+         "created_at": now, "updated_at": now}
+        for line_id, qty in wanted.items()])
+    env.session.expire(shipment, ["lines"])
     env.hook.sale_customer_balance_changed(customer_id=order.customer_id, reason=kind,
                                            record=shipment, env=env)
     return shipment
@@ -92,7 +111,7 @@ def _lock(env, order) -> list:
 
     loaded = "lines" in inspect(order).dict
     version = order.version
-    env.lock(order)  # SELECT .. FOR UPDATE, re-read
+    lock_row(env, order)  # SELECT .. FOR UPDATE, re-read (unless it cannot find anything new)
     return order.load_lines(refresh=not loaded or order.version != version)
 
 

@@ -1,0 +1,121 @@
+"""Hook implementations of sale_credit's core credit part.
+
+* ``sale_customer_balance_changed``: note the changed document; exposure is brought up to date
+  before the commit (``services.credit``).
+* ``workflow_lock_rows``: ``approve``, ``release_credit``, ``reject_credit`` of an order lock
+  the customer's exposure row (one row per customer) and compute the credit check under it.
+* ``sale_shipment_blockers``: the same check (locked) before every shipment.
+* ``workflow_transition_done``: a release counts the order; release and rejection are recorded.
+* ``record_validate``: only credit managers change credit profiles; customer merges resync
+  exposure.
+* ``record_rule_filters``: a salesperson sees the credit records of their own customers only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, select
+
+from core.plugins import hookimpl
+
+from .models.customer import CREDIT_FIELDS
+from .services import credit
+
+#: roles that see every customer's credit records (as in sale, plus credit managers)
+SEES_ALL = ("sales_manager", "director", "finance", "warehouse", "credit_manager")
+CREDIT_RECORDS = ("sale.credit.exposure", "sale.credit.decision", "sale.credit.grade_proposal")
+
+
+@hookimpl
+def sale_customer_balance_changed(customer_id, reason, record, env):
+    credit.note_change(env, record, customer_id, reason)
+
+
+@hookimpl
+def workflow_lock_rows(record, trigger, env):
+    if getattr(record, "__record__", "") != "sale.order":
+        return
+    if trigger == "approve" and record.state == "draft" and not credit.skipping(env):
+        credit.decide(env, record, "approve")
+    elif trigger in ("release_credit", "reject_credit") and record.state == "credit_review":
+        credit.decide(env, record, trigger)
+
+
+@hookimpl
+def sale_shipment_blockers(order, quantities, env):
+    if not env.settings("sale_credit")["check_on_ship"] or credit.skipping(env):
+        return []
+    with env.sudo():
+        check = credit.decide(env, order, "ship")
+        if check.ok:
+            return []
+        if check.policy == "review":
+            release = credit.shipment_release(env, order)
+            if release is not None:
+                check.released_by = release
+                return []
+            return [*check.reasons,
+                    f"a credit manager must release the shipment of order {order.number or order.id} "
+                    f"(POST /api/v1/credit/orders/{order.id}/release-shipment)"]
+    return list(check.reasons)
+
+
+def _comment(env, record, trigger) -> str | None:
+    """The comment of the ``workflow.log`` row this transition just added."""
+    for obj in env.session.new:
+        if getattr(obj, "__record__", "") == "workflow.log" and obj.record_id == record.id \
+                and obj.trigger == trigger:
+            return obj.comment
+    return None
+
+
+@hookimpl
+def workflow_transition_done(record, trigger, source, dest, env):
+    if getattr(record, "__record__", "") != "sale.order":
+        return
+    credit.order_moved(env, record, dest)
+    if source != "credit_review":
+        return
+    if trigger in ("release_credit", "reject_credit"):
+        check = credit.current_check(env, record, trigger)
+        if trigger == "release_credit":
+            credit.note_change(env, record, record.customer_id)
+        credit.record_decision(
+            env, check, outcome="released" if trigger == "release_credit" else "rejected",
+            trigger=trigger, state_after=dest, comment=_comment(env, record, trigger))
+        credit.forget_check(env, record, trigger)
+
+
+@hookimpl
+def record_validate(record, env):
+    if getattr(record, "__record__", "") != "sale.customer":
+        return {}
+    state = inspect(record)
+    if state.persistent:
+        merged = state.attrs.merged_into_id.history
+        if merged.has_changes() and record.merged_into_id is not None:
+            credit.note_customers(env, record.id, record.merged_into_id)
+    if env.unrestricted or env.has_role("credit_manager"):
+        return {}
+    errors = {}
+    for name in CREDIT_FIELDS:
+        history = state.attrs[name].history
+        if history.has_changes() and any(v not in (None, False) for v in history.added):
+            errors[name] = ["only a credit manager may change the credit profile"]
+        elif history.has_changes() and state.persistent:
+            errors[name] = ["only a credit manager may change the credit profile"]
+    return errors
+
+
+def _own_customers(env):
+    Salesperson, Customer = env["sale.salesperson"], env["sale.customer"]
+    mine = select(Salesperson.id).where(Salesperson.user_id == env.user_id).scalar_subquery()
+    return select(Customer.id).where(Customer.salesperson_id.in_(mine)).scalar_subquery()
+
+
+@hookimpl
+def record_rule_filters(model, env):
+    if model.__record__ not in CREDIT_RECORDS:
+        return []
+    if env.has_role(*SEES_ALL) or not env.has_role("salesperson"):
+        return []
+    return [model.customer_id.in_(_own_customers(env))]

@@ -1,0 +1,1 @@
+"""Services of sale_credit: functions taking an ``env``."""

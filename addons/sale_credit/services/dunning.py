@@ -1,0 +1,180 @@
+"""Dunning (催款): reminders for invoices due soon or overdue, by configurable levels.
+
+``run_dunning(env, date)`` (``salesflow credit dunning --date D``, ``POST
+/api/v1/credit/dunning-runs``) looks at every posted invoice with something open (at least
+``[addon.sale_credit.dunning] min_amount``) dated on or before ``date``, and counts
+``days = date - due date`` (negative before the due date). The levels (default: friendly -3,
+reminder 1, warning 15, final 30) are in ascending days; the invoice has *reached* every level
+whose ``days`` is at most its ``days``. The run writes one letter for the **highest level
+reached**, unless a letter of that level or a higher one was already written for the invoice
+(lower levels it skipped are not sent late: a customer first found 40 days overdue gets the
+final notice, not four letters). So each level happens at most once per invoice, which
+``UNIQUE (invoice_id, level)`` also guarantees when two runs race: the second insert waits for
+the first run's commit and is then skipped (a savepoint), never an error.
+
+Each letter is a ``sale.credit.dunning`` row (level, subject and body in the customer's
+language, amount open, days), and an outbox message to the customer's contacts' e-mail
+addresses in the **same transaction** (``services.outbox``; no address: ``no_recipient``). A
+level with ``auto_hold`` (default: the final notice) puts the customer on credit hold with the
+reason ``final dunning notice <invoice number>``; the change is audited like any other.
+
+The run covers every customer (it is a company process, started by a credit manager or
+finance): invoices are selected as the system, after the run's access check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import letters, outbox
+
+DUNNING = "sale.credit.dunning"
+RUN = "sale.credit.dunning_run"
+
+
+def levels(env) -> list[dict[str, Any]]:
+    """The configured levels, in ascending days, each with its ``index``."""
+    return [{**level, "index": i}
+            for i, level in enumerate(env.settings("sale_credit")["dunning"]["levels"])]
+
+
+def level_for(days: int, configured: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The highest level an invoice ``days`` after its due date has reached (None: none)."""
+    reached = [level for level in configured if level["days"] <= days]
+    return reached[-1] if reached else None
+
+
+def _open_invoices(env, date: dt.date, min_amount: Decimal) -> list:
+    Invoice = env["sale.invoice"]
+    due = func.coalesce(Invoice.due_date, Invoice.date)
+    stmt = (select(Invoice).where(Invoice.kind == "invoice", Invoice.state == "posted",
+                                  Invoice.amount_residual >= min_amount, Invoice.date <= date)
+            .order_by(Invoice.customer_id, due, Invoice.id))
+    return list(env.session.scalars(stmt))
+
+
+def _sent_levels(env, invoice_ids: list[int]) -> dict[int, set[str]]:
+    Dunning = env[DUNNING]
+    out: dict[int, set[str]] = {}
+    for start in range(0, len(invoice_ids), 500):
+        chunk = invoice_ids[start:start + 500]
+        for invoice_id, level in env.session.execute(
+                select(Dunning.invoice_id, Dunning.level).where(Dunning.invoice_id.in_(chunk))):
+            out.setdefault(invoice_id, set()).add(level)
+    return out
+
+
+def _emails(env, customer_ids: set[int]) -> dict[int, list[str]]:
+    """Customer id -> its contacts' e-mail addresses (in contact order, without repeats)."""
+    Contact = env["sale.customer.contact"]
+    out: dict[int, list[str]] = {}
+    if not customer_ids:
+        return out
+    rows = env.session.execute(
+        select(Contact.customer_id, Contact.email)
+        .where(Contact.customer_id.in_(customer_ids), Contact.email.is_not(None))
+        .order_by(Contact.customer_id, Contact.id))
+    for customer_id, email in rows:
+        email = (email or "").strip()
+        if email and email not in out.setdefault(customer_id, []):
+            out[customer_id].append(email)
+    return out
+
+
+def _level_exists(env, invoice_id: int, level: str) -> bool:
+    Dunning = env[DUNNING]
+    return env.session.scalar(select(Dunning.id).where(
+        Dunning.invoice_id == invoice_id, Dunning.level == level)) is not None
+
+
+def today(env) -> dt.date:
+    """Today in the client's time zone (the sale addon's document date)."""
+    from sale.services.invoice import today as sale_today
+
+    return sale_today(env)
+
+
+def put_on_hold(env, customer, reason: str) -> None:
+    """Put ``customer`` (locked by the caller) on credit hold with ``reason``; the kernel
+    audits the change (who, when, old and new values)."""
+    with env.sudo():
+        env.write(customer, credit_hold=True, credit_hold_reason=reason[:200])
+
+
+def run_dunning(env, date: dt.date | None = None):
+    """Write the letters due on ``date`` (default: today in the client's time zone); returns
+    the ``dunning_run``."""
+    env.check_access(RUN, "create")
+    env.check_access(DUNNING, "create")
+    date = date or today(env)
+    settings = env.settings("sale_credit")["dunning"]
+    configured = levels(env)
+    by_code = {level["code"]: level for level in configured}
+    Dunning = env[DUNNING]
+    run = env.create(RUN, date=date, user_id=env.user_id)
+    made: list = []
+    holds = no_recipient = 0
+    with env.sudo():
+        invoices = _open_invoices(env, date, settings["min_amount"])
+        sent = _sent_levels(env, [inv.id for inv in invoices])
+        todo = []
+        for invoice in invoices:
+            days = (date - (invoice.due_date or invoice.date)).days
+            level = level_for(days, configured)
+            if level is None:
+                continue
+            done = [by_code[c]["index"] for c in sent.get(invoice.id, ()) if c in by_code]
+            if done and max(done) >= level["index"]:
+                continue
+            todo.append((invoice, level, days))
+        emails = _emails(env, {inv.customer_id for inv, _, _ in todo})
+        customers = {}
+        for invoice, level, days in todo:
+            customer = customers.get(invoice.customer_id)
+            if customer is None:
+                customer = customers[invoice.customer_id] = env.session.get(
+                    env["sale.customer"], invoice.customer_id)
+            lang = letters.lang_of(customer.lang)
+            amount = Decimal(invoice.amount_residual)
+            subject, body = letters.render(
+                level["template"], lang, customer=customer.name, invoice=invoice.number or "",
+                amount=amount, currency=invoice.currency, due_date=invoice.due_date or invoice.date,
+                days=days, company=env.config.name)
+            hold = False
+            if level["auto_hold"]:  # lock: a concurrent run or hold is seen, not repeated
+                customer = customers[customer.id] = env.lock(customer)
+                hold = not customer.credit_hold
+            letter = Dunning(run_id=run.id, invoice_id=invoice.id,
+                             invoice_number=invoice.number or "", customer_id=customer.id,
+                             level=level["code"], level_index=level["index"], date=date,
+                             days_overdue=days, amount_due=amount, currency=invoice.currency,
+                             lang=lang, subject=subject, body=body, put_on_hold=hold)
+            try:
+                with env.session.begin_nested():
+                    env.session.add(letter)
+                    env.session.flush()
+            except IntegrityError:
+                if not _level_exists(env, invoice.id, level["code"]):
+                    raise  # not the race below: a real error
+                continue  # another run wrote this level meanwhile (UNIQUE invoice_id, level)
+            made.append(letter)
+            to = emails.get(customer.id, [])
+            if not to:
+                no_recipient += 1
+            outbox.enqueue(env, to=to, subject=subject, body=body, source_record=DUNNING,
+                           source_id=letter.id)
+            if hold:
+                put_on_hold(env, customer, f"final dunning notice {invoice.number}")
+                holds += 1
+        run.invoice_count = len(invoices)
+        run.dunning_count = len(made)
+        run.no_recipient_count = no_recipient
+        run.hold_count = holds
+        env.session.flush()
+    return run
+

@@ -1,0 +1,128 @@
+"""Early-payment discount (2/10 net 30): term fields, the discount a payment earns, its VAT
+split and its balanced journal entry. (Settling an invoice with it needs a door in sale:
+docs/sale_credit.md.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from core.errors import ValidationError
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+D = Decimal
+INV_DATE = dt.date(2026, 1, 5)
+
+
+@pytest.fixture
+def credit_settings(credit_settings):
+    """Overdue invoices do not fail the credit check here: the data set invoices in early 2026
+    and orders again later (the check compares with today)."""
+    return {**credit_settings, "overdue_days": -1}
+
+
+@pytest.fixture
+def term_2_10(sf, master):
+    with sf.transaction() as env:
+        term = env.create("sale.payment_term", code="2/10N30", name="2/10 net 30",
+                          discount_percent=D("2"), discount_days=10)
+        env.create("sale.payment_term.line", term_id=term.id, sequence=10, percent=D("100"),
+                   days=30)
+        return term.id
+
+
+@pytest.fixture
+def invoice(sf, flow, term_2_10):
+    """1,130.00 (1,000.00 + VAT 130.00) of c1 on 2/10 net 30, dated 2026-01-05."""
+    oid = flow.order(lines=[(0, "10", None)], payment_term_id=term_2_10)
+    return flow.invoice(oid, date=INV_DATE)
+
+
+def _discount(sf, coll, invoice_id, date, amount):
+    with sf.transaction() as env:
+        inv = env.get("sale.invoice", invoice_id)
+        return coll.discount.early_payment_discount(env, inv, date, D(amount))
+
+
+def test_term_fields_are_validated(sf, master):
+    with sf.transaction() as env:
+        term = env.get("sale.payment_term", master.term_id)
+        assert (term.discount_percent, term.discount_days) == (D("0"), 0)
+        assert not term.has_early_discount()
+    for values, field in [({"discount_percent": D("100"), "discount_days": 5}, "discount_percent"),
+                          ({"discount_percent": D("2"), "discount_days": 0}, "discount_days"),
+                          ({"discount_percent": D("-1"), "discount_days": 5}, "discount_percent")]:
+        with pytest.raises(ValidationError) as err:
+            with sf.transaction() as env:
+                env.write(env.get("sale.payment_term", master.term_id), **values)
+        assert field in err.value.errors
+
+
+def test_discount_only_inside_the_window_and_settling_split_by_the_invoices_vat(sf, coll, invoice):
+    with sf.transaction() as env:
+        inv = env.get("sale.invoice", invoice)
+        assert (inv.amount_untaxed, inv.amount_tax, inv.amount_total) == \
+            (D("1000.00"), D("130.00"), D("1130.00"))
+        assert inv.due_date == dt.date(2026, 2, 4)
+        assert coll.discount.discount_deadline(env, inv) == dt.date(2026, 1, 15)
+    # 2 % of 1,130.00 = 22.60: 20.00 off revenue, 2.60 off output VAT
+    assert _discount(sf, coll, invoice, dt.date(2026, 1, 15), "1107.40") == (D("20.00"), D("2.60"))
+    assert _discount(sf, coll, invoice, dt.date(2026, 1, 6), "1130.00") == (D("20.00"), D("2.60"))
+    for date, amount in [(dt.date(2026, 1, 16), "1107.40"),   # a day late
+                         (dt.date(2026, 1, 10), "1107.39"),   # does not settle the invoice
+                         (dt.date(2026, 1, 10), "500.00")]:   # a partial payment earns nothing
+        assert _discount(sf, coll, invoice, date, amount) == (D("0"), D("0")), (date, amount)
+    # the implementation of the hook the sale door will call (hooks_discount.py)
+    import importlib
+
+    hooks = importlib.import_module("sale_credit.hooks_discount")
+    with sf.transaction() as env:
+        inv = env.get("sale.invoice", invoice)
+        assert hooks.sale_payment_discount(invoice=inv, date=INV_DATE, amount=D("1107.40"),
+                                           env=env) == (D("20.00"), D("2.60"))
+        assert hooks.sale_payment_discount(invoice=inv, date=dt.date(2026, 2, 1),
+                                           amount=D("1107.40"), env=env) is None
+
+
+def test_the_base_is_what_is_open_terms_without_discount_and_mixed_vat(sf, coll, flow, master,
+                                                                      invoice, term_2_10):
+    flow.pay(master.c1, "500.00", date=dt.date(2026, 1, 8))  # a partial payment first
+    # 2 % of the 630.00 left = 12.60; VAT part 12.60 x 130 / 1130 = 1.4495 -> 1.45
+    assert _discount(sf, coll, invoice, dt.date(2026, 1, 12), "617.40") == (D("11.15"), D("1.45"))
+    plain = flow.invoice(flow.order(lines=[(0, "1", None)]), date=INV_DATE)  # NET30, no discount
+    assert _discount(sf, coll, plain, dt.date(2026, 1, 6), "113.00") == (D("0"), D("0"))
+    # 1,000.00 at 13 % + 1,000.00 at 0 %: total 2,130.00, VAT 130.00; 2 % = 42.60, of which
+    # VAT 42.60 x 130 / 2130 = 2.60 (the invoice's own proportion)
+    oid = flow.order(lines=[(0, "10", None), (3, "10", None)], payment_term_id=term_2_10)
+    mixed = flow.invoice(oid, date=INV_DATE)
+    assert _discount(sf, coll, mixed, INV_DATE, "2087.40") == (D("40.00"), D("2.60"))
+
+
+def test_discount_entry_is_balanced_and_booked_on_the_right_accounts(sf, coll, acc, invoice):
+    with sf.transaction("finance") as env:
+        inv = env.get("sale.invoice", invoice)
+        untaxed, tax = coll.discount.early_payment_discount(env, inv, INV_DATE, D("1107.40"))
+        entry = coll.discount.book_discount_entry(env, inv, INV_DATE, untaxed, tax)
+        entry_id = entry.id
+    with sf.transaction() as env:
+        entry = env.get("sale.journal.entry", entry_id)
+        assert entry.source_record == "sale.invoice" and entry.source_id == invoice
+        lines = sorted((ln.account.code, ln.debit, ln.credit, ln.customer_id) for ln in entry.lines)
+        c1 = env.get("sale.invoice", invoice).customer_id
+        assert lines == [("1122", D("0.00"), D("22.60"), c1), ("22210106", D("2.60"), D("0.00"), None),
+                         ("6603", D("20.00"), D("0.00"), None)]
+        tb = acc.journal.trial_balance(env)
+        assert tb["balanced"]
+        rows = {r["code"]: r["balance"] for r in tb["rows"]}
+        # receivable 1,130.00 - 22.60; VAT payable 130.00 - 2.60; revenue untouched
+        assert rows["1122"] == D("1107.40")
+        assert rows["22210106"] == D("-127.40")
+        assert rows["6001"] == D("-1000.00")
+        assert rows["6603"] == D("20.00")
+    with pytest.raises(ValidationError):
+        with sf.transaction("finance") as env:
+            coll.discount.book_discount_entry(env, env.get("sale.invoice", invoice), INV_DATE,
+                                              D("0"), D("0"))
