@@ -492,15 +492,17 @@ def after_posting(env, invoice) -> None:
 
 
 def _order_lines_invoiced_statement(env):
-    """The order's lines, re-read, with the quantity the invoice holds of each (a correlated
-    subquery: one index lookup per line) and the order's payment figures (the same on every
-    row): one SELECT."""
+    """The order's lines, re-read, with the quantity the invoice holds of each (the lines LEFT
+    JOIN the invoice's quantities grouped by order line: one pass over each, where a correlated
+    subquery per line may scan the invoice's lines once per order line) and the order's
+    payment figures (the same on every row): one SELECT."""
     Line, SaleLine = env["sale.invoice.line"], env["sale.line"]
-    quantity = (select(func.sum(Line.quantity))
-                .where(Line.invoice_id == bindparam("invoice_id"), Line.sale_line_id == SaleLine.id)
-                .correlate(SaleLine).scalar_subquery())
+    quantities = (select(Line.sale_line_id.label("sale_line_id"), func.sum(Line.quantity).label("qty"))
+                  .where(Line.invoice_id == bindparam("invoice_id"), Line.sale_line_id.is_not(None))
+                  .group_by(Line.sale_line_id)).subquery()
     figures = env["sale.order"].payment_figures_columns(env, bindparam("order_id")) or ()
-    return (select(SaleLine, quantity, *figures)
+    return (select(SaleLine, quantities.c.qty, *figures)
+            .outerjoin(quantities, quantities.c.sale_line_id == SaleLine.id)
             .where(SaleLine.order_id == bindparam("order_id"))
             .order_by(SaleLine.sequence, SaleLine.id)
             .execution_options(populate_existing=True))
@@ -581,12 +583,17 @@ def settle_documents(env, documents) -> None:
         # the orders with their payment figures, read after the settlements were flushed: one
         # SELECT (their lines, which their progress needs too, are one more each: joined to the
         # orders they would repeat the order and its figures on every line)
-        figures = Order.payment_figures_columns(env, Order.id) or ()
-        found = env.session.execute(select(Order, *figures).where(Order.id.in_(list(orders)))).all()
-        for row in found:
+        stmt = queries.built(env, "sale.invoice.orders_with_figures", _orders_with_figures_statement)
+        for row in env.session.execute(stmt, {"ids": list(orders)}).all():
             order = row[0]
             order.load_lines()
-            move_order_on(env, order, figures=Order.payment_figures_of(row[1:]) if figures else None)
+            move_order_on(env, order, figures=Order.payment_figures_of(row[1:]) if len(row) > 1 else None)
+
+
+def _orders_with_figures_statement(env):
+    Order = env["sale.order"]
+    figures = Order.payment_figures_columns(env, Order.id) or ()
+    return select(Order, *figures).where(Order.id.in_(bindparam("ids", expanding=True)))
 
 
 # -- credit notes ----------------------------------------------------------------------------

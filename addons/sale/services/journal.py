@@ -27,6 +27,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from core.errors import ValidationError
 
+from .. import queries
 from ..models._types import Money
 
 ZERO = Decimal("0.00")
@@ -122,11 +123,11 @@ def post_entry(env, *, date: dt.date, source_record: str, source_id: int, label:
               "reversed_entry_id": reversed_entry_id, "created_at": now, "updated_at": now,
               "version": 1}
     conn = env.session.connection()
-    entry_table = JournalEntry.__table__
     # the entry and its lines go in with Core, like any append-only system row written only
     # here (no ORM flush: no record_validate or record_created for them); the entry comes back
     # as a persistent record without another SELECT
-    entry_id = conn.execute(insert(entry_table).values(values).returning(entry_table.c.id)).scalar_one()
+    entry_id = conn.execute(queries.built(env, "sale.journal.entry.insert", _entry_insert),
+                            values).scalar_one()
     # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
     conn.execute(insert(env["sale.journal.line"].__table__), [
         {**row, "entry_id": entry_id, "version": 1, "created_at": now, "updated_at": now}
@@ -135,6 +136,12 @@ def post_entry(env, *, date: dt.date, source_record: str, source_id: int, label:
     make_transient_to_detached(entry)
     env.session.add(entry)
     return entry
+
+
+def _entry_insert(env):
+    """``INSERT .. RETURNING id`` of a journal entry (built once per app)."""
+    table = env["sale.journal.entry"].__table__
+    return insert(table).returning(table.c.id)
 
 
 def entries_of(env, source_record: str, source_id: int) -> list:
