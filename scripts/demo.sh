@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/system-deps.sh fonts
 export SALESFLOW_CONFIG=${SALESFLOW_CONFIG:-config/default.toml}
 .venv/bin/salesflow db upgrade
 .venv/bin/salesflow demo

@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/system-deps.sh browser
 .venv/bin/ruff check .
 exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" -q "$@"
