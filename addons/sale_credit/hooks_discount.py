@@ -1,10 +1,6 @@
-"""Early-payment discount on payments: the implementation of the sale door it needs.
-
-NOT LISTED in manifest.toml yet: the hook ``sale_payment_discount`` does not exist in
-``core/plugins/hookspecs.py`` (an unknown hook name stops the app at startup). Once the sale
-addon offers it (see docs/sale_credit.md, "Early-payment discount: the door in sale"), add
-``"hooks_discount"`` to ``[provides].hooks``.
-"""
+"""Early-payment discount on payments: sale_credit's answer to sale's ``sale_payment_discount``
+door (``register_payment`` asks it for every invoice a payment reaches). The policy is in
+``services/discount.py``."""
 
 from __future__ import annotations
 

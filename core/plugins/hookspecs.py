@@ -151,3 +151,22 @@ def sale_customer_balance_changed(customer_id, reason, record, env):
     per-customer figures (credit exposure, dashboards) current without summing history at read
     time. Raising aborts the change. Return value ignored.
     """
+
+
+# --------------------------------------------------------------------------------------------
+# sale: payments
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def sale_payment_discount(invoice, date, amount, env):
+    """Return ``(discount_untaxed, discount_tax)`` (``Decimal``) that a payment dated ``date``
+    putting ``amount`` toward ``invoice`` earns, or ``None`` for no discount.
+
+    Called by ``register_payment`` while it plans allocations, for every open posted invoice the
+    payment is about to reach (``amount``: what is left of the payment for this invoice, or the
+    named allocation's amount), before anything is written. The invoice is then settled by
+    ``amount`` less the discount in money plus the discount, booked on the payment's journal
+    entry (debit sales discount and output VAT, credit receivable). First answer wins. Must not
+    write to the database.
+    """

@@ -70,6 +70,9 @@ class PaymentAllocation:
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("sale_invoice.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("sale_invoice.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
+    #: settled on top of ``amount`` without money: an early-payment discount
+    #: (hook ``sale_payment_discount``); booked on the payment's journal entry
+    discount: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     payment: Mapped[Payment | None] = relationship(back_populates="allocations")
     invoice: Mapped[Invoice] = relationship(foreign_keys="PaymentAllocation.invoice_id")
@@ -81,4 +84,6 @@ class PaymentAllocation:
             errors["payment_id"] = ["an allocation comes from exactly one payment or credit note"]
         if self.amount is None or Decimal(self.amount) <= 0:
             errors["amount"] = ["must be greater than 0"]
+        if self.discount is not None and Decimal(self.discount) < 0:
+            errors["discount"] = ["must not be negative"]
         return errors

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func
 
@@ -91,6 +91,47 @@ def _due_order(invoice) -> tuple:
             invoice.date or dt.date.min, invoice.id)
 
 
+class _Planned(NamedTuple):
+    """Part of a payment going to one invoice: ``amount`` in money, ``discount`` settled on top
+    (``discount_untaxed + discount_tax``, from the ``sale_payment_discount`` hook)."""
+
+    invoice: Any
+    amount: Decimal
+    discount_untaxed: Decimal = ZERO
+    discount_tax: Decimal = ZERO
+
+    @property
+    def discount(self) -> Decimal:
+        return self.discount_untaxed + self.discount_tax
+
+
+def _planned(env, invoice, money: Decimal, date: dt.date) -> _Planned:
+    """What ``money`` of a payment dated ``date`` does to ``invoice``: with a discount
+    (``sale_payment_discount``), ``min(money, open - discount)`` in money plus the discount."""
+    residual = Decimal(invoice.amount_residual)
+    answer = env.hook.sale_payment_discount(invoice=invoice, date=date, amount=money, env=env)
+    if answer:
+        untaxed, tax = (to_decimal(v, "discount") for v in answer)
+        if untaxed < 0 or tax < 0 or untaxed + tax > residual:
+            raise ValueError(f"sale_payment_discount answered {answer!r} for {invoice.number} "
+                             f"({residual} open): parts must be >= 0 and at most what is open")
+        if untaxed + tax > 0:
+            return _Planned(invoice, min(money, residual - untaxed - tax), untaxed, tax)
+    return _Planned(invoice, min(money, residual))
+
+
+def _discount_lines(p: _Planned, customer_id: int) -> list[dict[str, Any]]:
+    """The discount on the payment's entry: debit sales discount (untaxed) and output VAT (tax),
+    credit the customer's receivable."""
+    label = f"Early-payment discount {p.invoice.number}"
+    lines = [{"account": "sales_discount", "debit": p.discount_untaxed, "label": label}]
+    if p.discount_tax:
+        lines.append({"account": "output_vat", "debit": p.discount_tax, "label": label})
+    lines.append({"account": "receivable", "credit": p.discount, "customer_id": customer_id,
+                  "label": label})
+    return lines
+
+
 def register_payment(env, *, customer_id: int, amount: Any, method: str,
                      date: dt.date | None = None, reference: str | None = None,
                      allocations: list[dict] | None = None, note: str | None = None,
@@ -151,7 +192,7 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
                 errors[f"allocations.{i}.amount"] = [
                     f"more than the {invoice.amount_residual} open on {invoice.number}"]
             else:
-                plan.append((invoice, value))
+                plan.append(_planned(env, invoice, value, date))
         if errors:
             raise ValidationError(errors)
     else:
@@ -161,11 +202,11 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
                 break
             if invoice.currency != currency:
                 continue
-            part = min(left, Decimal(invoice.amount_residual))
-            if part > 0:
-                plan.append((invoice, part))
-                left -= part
-    allocated = sum((value for _, value in plan), ZERO)
+            planned = _planned(env, invoice, left, date)
+            if planned.amount > 0:
+                plan.append(planned)
+                left -= planned.amount
+    allocated = sum((p.amount for p in plan), ZERO)
 
     Payment, Allocation = env["sale.payment"], env["sale.payment.allocation"]
     with env.sudo():
@@ -176,19 +217,21 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         reference=reference or None, note=note, amount_unallocated=amount - allocated,
     )
     # the payment, its allocations and the invoices' new residuals: one flush (one audit INSERT)
-    for invoice, value in plan:
-        set_residual(invoice, Decimal(invoice.amount_residual) - value)
+    for p in plan:
+        set_residual(p.invoice, Decimal(p.invoice.amount_residual) - p.amount - p.discount)
     env.session.add(payment)
-    env.session.add_all([Allocation(payment=payment, invoice_id=invoice.id, amount=value,
-                                    date=date) for invoice, value in plan])
+    env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
+                                    discount=p.discount, date=date) for p in plan])
     env.session.flush()
     label = f"Payment {payment.number}" + (f" ({reference})" if reference else "")
+    lines = [{"account": journal.METHOD_ACCOUNT[method], "debit": amount},
+             {"account": "receivable", "credit": amount, "customer_id": customer.id}]
+    for p in plan:
+        if p.discount:
+            lines += _discount_lines(p, customer.id)
     journal.post_entry(env, date=date, source_record="sale.payment", source_id=payment.id,
-                       label=label, lines=[
-                           {"account": journal.METHOD_ACCOUNT[method], "debit": amount},
-                           {"account": "receivable", "credit": amount, "customer_id": customer.id},
-                       ])
-    settle_documents(env, [invoice for invoice, _ in plan])
+                       label=label, lines=lines)
+    settle_documents(env, [p.invoice for p in plan])
     env.session.flush()
     env.hook.sale_customer_balance_changed(customer_id=customer.id, reason="payment",
                                            record=payment, env=env)

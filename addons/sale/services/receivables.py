@@ -58,10 +58,12 @@ def _money(expr):
 
 def _allocated(env, key: str, as_of: dt.date):
     """Subquery: per invoice / payment / credit note (``key`` column of the allocation), the
-    amount allocated on or before ``as_of``."""
+    amount allocated on or before ``as_of``. What settles an invoice includes the allocations'
+    early-payment discounts; what a payment or credit note gave is the money only."""
     Allocation = env["sale.payment.allocation"]
     column = getattr(Allocation, key)
-    return (select(column.label("ref_id"), func.sum(Allocation.amount).label("amount"))
+    settled = Allocation.amount + Allocation.discount if key == "invoice_id" else Allocation.amount
+    return (select(column.label("ref_id"), func.sum(settled).label("amount"))
             .where(Allocation.date <= as_of, column.is_not(None))
             .group_by(column).subquery())
 
@@ -256,7 +258,12 @@ def _balance_before(env, customer_id: int, date: dt.date) -> Decimal:
     paid = env.session.scalar(
         select(_money(func.coalesce(func.sum(Payment.amount), 0)))
         .where(Payment.customer_id == customer_id, Payment.state == "posted", Payment.date < date))
-    return round_money(Decimal(documents or 0) - Decimal(paid or 0))
+    Allocation = env["sale.payment.allocation"]
+    discounts = env.session.scalar(
+        select(_money(func.coalesce(func.sum(Allocation.discount), 0)))
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Invoice.customer_id == customer_id, Allocation.discount > 0, Allocation.date < date))
+    return round_money(Decimal(documents or 0) - Decimal(paid or 0) - Decimal(discounts or 0))
 
 
 def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
@@ -279,7 +286,17 @@ def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.da
                Payment.reference)
         .where(Payment.customer_id == customer.id, Payment.state == "posted",
                Payment.date >= date_from, Payment.date <= date_to)).all()
+    Allocation = env["sale.payment.allocation"]
+    discounts = env.session.execute(
+        select(Allocation.id, Allocation.date, Allocation.discount, Invoice.number)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Invoice.customer_id == customer.id, Allocation.discount > 0,
+               Allocation.date >= date_from, Allocation.date <= date_to)).all()
     movements = []
+    for a in discounts:  # settled without money: an early-payment discount
+        movements.append({"date": a.date, "kind": "discount", "id": a.id, "number": None,
+                          "due_date": None, "reference": a.number, "debit": ZERO,
+                          "credit": Decimal(a.discount), "_order": 3})
     for d in docs:
         amount = Decimal(d.amount_total)
         credit_note = d.kind == "credit_note"

@@ -160,3 +160,51 @@ def test_sql_statements_do_not_grow_with_lines_and_1000_lines_reach_paid(sf, mas
     with sf.transaction("finance") as env:
         acc.payment.register_payment(env, customer_id=master.c1, amount="28820.00", method="cash")
     assert flow.state("sale.order", oid) == "paid"
+
+
+def test_hook_sale_payment_discount(sf, master, flow, acc):
+    """A discount answered by the hook settles the invoice for less money: the allocation
+    carries it, the payment's entry books it (sales discount, output VAT, receivable), and
+    receivables count it on the payment's date. A bad answer refuses the payment."""
+    from core.plugins import hookimpl
+
+    class TenOff:
+        answer = (D("10.00"), D("1.30"))
+
+        @hookimpl
+        def sale_payment_discount(self, invoice, date, amount, env):
+            return self.answer if amount + sum(self.answer) >= invoice.amount_residual else None
+
+    iid = flow.invoice(flow.order(), date=JAN5)  # 226.00 (200.00 + 26.00 VAT)
+    plugin = TenOff()
+    sf.pm.register(plugin, name="test-ten-off")
+    try:
+        too_little = flow.pay(master.c1, "100.00", date=JAN20)  # partial: the hook says None
+        with sf.transaction("finance") as env:
+            assert _inv(env, iid).amount_residual == D("126.00")
+            assert [a.discount for a in env.get("sale.payment", too_little).allocations] == [D("0")]
+        pid = flow.pay(master.c1, "120.00", date=JAN20)  # 114.70 + 11.30 settles; 5.30 credit
+        with sf.transaction("finance") as env:
+            payment = env.get("sale.payment", pid)
+            assert [(a.amount, a.discount) for a in payment.allocations] == [(D("114.70"), D("11.30"))]
+            assert payment.amount_unallocated == D("5.30")
+            assert (_inv(env, iid).state, _inv(env, iid).amount_residual) == ("paid", 0)
+            entry = env.search("sale.journal.entry", env["sale.journal.entry"].source_id == pid,
+                               env["sale.journal.entry"].source_record == "sale.payment")[0]
+            lines = sorted((ln.account.code, ln.debit, ln.credit) for ln in entry.lines)
+            assert lines == [("1002", D("120.00"), D("0.00")), ("1122", D("0.00"), D("11.30")),
+                             ("1122", D("0.00"), D("120.00")), ("22210106", D("1.30"), D("0.00")),
+                             ("6603", D("10.00"), D("0.00"))]
+            assert acc.journal.trial_balance(env)["balanced"]
+            assert acc.receivables.balance(env, master.c1, JAN20) == D("-5.30")  # credit left
+            assert acc.receivables.balance(env, master.c1, JAN5) == D("226.00")
+            aging = acc.receivables.aging(env, as_of=JAN20, group_by=None)
+            assert (aging[0]["total"], aging[0]["credit"]) == (0, D("5.30"))
+        plugin.answer = (D("-1.00"), D("0"))
+        other = flow.invoice(flow.order(), date=JAN5)
+        with pytest.raises(ValueError, match="sale_payment_discount"):
+            flow.pay(master.c1, "300.00", date=JAN20)
+        with sf.transaction("finance") as env:
+            assert _inv(env, other).amount_residual == D("226.00")  # nothing written
+    finally:
+        sf.pm.unregister(plugin)

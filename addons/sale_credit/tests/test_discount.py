@@ -126,3 +126,76 @@ def test_discount_entry_is_balanced_and_booked_on_the_right_accounts(sf, coll, a
         with sf.transaction("finance") as env:
             coll.discount.book_discount_entry(env, env.get("sale.invoice", invoice), INV_DATE,
                                               D("0"), D("0"))
+
+
+def _entry_lines(env, payment_id):
+    Entry = env["sale.journal.entry"]
+    entry = env.search("sale.journal.entry", Entry.source_record == "sale.payment",
+                       Entry.source_id == payment_id)[0]
+    return sorted((ln.account.code, ln.debit, ln.credit) for ln in entry.lines)
+
+
+def test_a_payment_inside_the_window_settles_the_invoice_with_the_discount(sf, flow, acc, master,
+                                                                         invoice):
+    """2/10 net 30 on 1,130.00: 1,107.40 paid on day 7 settles it; the 22.60 discount is booked
+    (20.00 sales discount, 2.60 output VAT) and receivables, aging and statement agree."""
+    pay_date = dt.date(2026, 1, 12)
+    pid = flow.pay(master.c1, "1107.40", date=pay_date)
+    with sf.transaction("finance") as env:
+        inv = env.get("sale.invoice", invoice)
+        assert (inv.state, inv.amount_residual) == ("paid", 0)
+        assert inv.order.state == "paid"
+        payment = env.get("sale.payment", pid)
+        assert [(a.amount, a.discount) for a in payment.allocations] == [(D("1107.40"), D("22.60"))]
+        assert payment.amount_unallocated == 0
+        assert _entry_lines(env, pid) == [
+            ("1002", D("1107.40"), D("0.00")), ("1122", D("0.00"), D("22.60")),
+            ("1122", D("0.00"), D("1107.40")), ("22210106", D("2.60"), D("0.00")),
+            ("6603", D("20.00"), D("0.00"))]
+        tb = acc.journal.trial_balance(env)
+        rows = {r["code"]: r["balance"] for r in tb["rows"]}
+        assert tb["balanced"] and rows["1122"] == 0 and rows["6603"] == D("20.00")
+        assert rows["22210106"] == D("-127.40") and rows["6001"] == D("-1000.00")
+        # receivables as of any date: open before the payment, settled from its date on
+        assert acc.receivables.balance(env, master.c1, dt.date(2026, 1, 11)) == D("1130.00")
+        assert acc.receivables.balance(env, master.c1, pay_date) == 0
+        before = acc.receivables.aging(env, as_of=dt.date(2026, 1, 11), group_by=None)[0]
+        after = acc.receivables.aging(env, as_of=pay_date, group_by=None)[0]
+        assert (before["total"], after["total"], after["credit"]) == (D("1130.00"), 0, 0)
+        st = acc.receivables.customer_statement(env, master.c1, dt.date(2026, 1, 1),
+                                                dt.date(2026, 1, 31))
+        assert [(m["kind"], m["debit"], m["credit"]) for m in st["movements"]] == [
+            ("invoice", D("1130.00"), 0), ("payment", 0, D("1107.40")), ("discount", 0, D("22.60"))]
+        assert st["closing_balance"] == 0
+
+
+def test_paying_the_full_amount_early_leaves_the_discount_as_credit(sf, flow, acc, master, invoice):
+    pid = flow.pay(master.c1, "1130.00", date=dt.date(2026, 1, 6),
+                   allocations=[{"invoice_id": invoice, "amount": "1130.00"}])
+    with sf.transaction("finance") as env:
+        payment = env.get("sale.payment", pid)
+        assert [(a.amount, a.discount) for a in payment.allocations] == [(D("1107.40"), D("22.60"))]
+        assert payment.amount_unallocated == D("22.60")
+        assert env.get("sale.invoice", invoice).state == "paid"
+        assert acc.receivables.balance(env, master.c1, dt.date(2026, 1, 6)) == D("-22.60")
+
+
+def test_no_discount_late_or_partial_and_none_without_sale_credit_terms(sf, flow, acc, master,
+                                                                      invoice):
+    late = flow.pay(master.c1, "1107.40", date=dt.date(2026, 1, 16))  # a day after the window
+    with sf.transaction("finance") as env:
+        inv = env.get("sale.invoice", invoice)
+        assert (inv.state, inv.amount_residual) == ("posted", D("22.60"))
+        assert [a.discount for a in env.get("sale.payment", late).allocations] == [0]
+        assert {code for code, _d, _c in _entry_lines(env, late)} == {"1002", "1122"}
+    flow.pay(master.c1, "22.60", date=dt.date(2026, 1, 16))
+    assert flow.state("sale.invoice", invoice) == "paid"
+
+
+def test_exposure_follows_a_discounted_settlement(sf, flow, master, invoice, credit_settings):
+    from sale_credit.services import credit
+
+    flow.pay(master.c1, "1107.40", date=dt.date(2026, 1, 12))
+    with sf.transaction() as env:
+        parts = credit.exposure_parts(env, master.c1)
+        assert parts["receivable"] == 0, parts
