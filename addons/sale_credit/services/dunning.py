@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import letters, outbox
+from . import credit, letters, outbox
 
 DUNNING = "sale.credit.dunning"
 RUN = "sale.credit.dunning_run"
@@ -147,6 +147,9 @@ def run_dunning(env, date: dt.date | None = None):
                 days=days, company=env.config.name)
             hold = False
             if level["auto_hold"]:  # lock: a concurrent run or hold is seen, not repeated
+                # the exposure row first, like every credit check and profile change: a hold
+                # and an approval of this customer never interleave
+                credit.lock_customer(env, customer.id)
                 customer = customers[customer.id] = env.lock(customer)
                 hold = not customer.credit_hold
             letter = Dunning(run_id=run.id, invoice_id=invoice.id,
