@@ -28,6 +28,11 @@ def _held(env) -> dict[tuple[type, Any], Any]:
     return env.session.info.setdefault(_LOCKED, {})
 
 
+def holds(env, cls, ident) -> bool:
+    """This transaction already holds the row lock of ``cls`` ``ident``."""
+    return (cls, ident) in _held(env)
+
+
 def sqlite_write(env) -> bool:
     """True in an SQLite write transaction (``BEGIN IMMEDIATE``: one writer at a time)."""
     if env.sf.dialect != "sqlite":

@@ -579,6 +579,12 @@ def settle_documents(env, documents) -> None:
     if not orders:
         return
     Order = env["sale.order"]
+    unlocked = sorted(i for i in orders if not locks.holds(env, Order, i))
+    if unlocked and not locks.sqlite_write(env):
+        # lock the orders (invoices were locked first: the one order of locks, see
+        # create_credit_note) so two transactions settling an order's last two invoices run
+        # one after the other and the second sees the first's payment: the order gets paid
+        locks.lock_rows(env, "sale.order", Order.id.in_(unlocked), order_by=[Order.id])
     with env.sudo():
         # the orders with their payment figures, read after the settlements were flushed: one
         # SELECT (their lines, which their progress needs too, are one more each: joined to the
@@ -753,10 +759,11 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
         amount_untaxed=untaxed, amount_tax=tax, amount_total=untaxed + tax, amount_residual=ZERO,
         payment_status="none", reason=reason.strip(),
     )
+    # the invoice before the order (post_invoice locks it): payments lock invoices, then orders
+    (original,) = lock_rows(env, "sale.invoice", Invoice.id == invoice.id)
     insert_with_lines(env, credit_note, cn_lines)
     post_invoice(env, credit_note)
     # what is open on the invoice is settled by the credit note first
-    (original,) = lock_rows(env, "sale.invoice", Invoice.id == invoice.id)
     amount = min(Decimal(original.amount_residual), Decimal(credit_note.amount_residual))
     if amount > 0:
         env.session.add(env["sale.payment.allocation"](

@@ -146,9 +146,10 @@ def test_sql_statements_do_not_grow_with_lines_and_1000_lines_reach_paid(sf, mas
     print(f"\nSQL statements (invoice+post, payment): 5 lines {five}, 50 lines {fifty}")
     assert five == fifty
     # and few (the order read by the caller; SQLite counts its BEGIN IMMEDIATE, PostgreSQL
-    # locks the order with a SELECT .. FOR UPDATE): the payment figures are read once, the
-    # invoice is written once at posting, the order once with its state change
-    assert five[0] <= 24 and five[1] <= 18, five
+    # locks the order with a SELECT .. FOR UPDATE, at posting and again when a payment
+    # settles its invoice): the payment figures are read once, the invoice is written once at
+    # posting, the order once with its state change
+    assert five[0] <= 24 and five[1] <= 19, five
 
     # a 1,000-line order goes through invoicing and payment to paid (its speed is measured by
     # bench/lifecycle.py --big-order, not asserted here: timed tests fail on busy machines)
