@@ -337,6 +337,11 @@ def run_lifecycle(sf: Salesflow, svc, driver, n: int, lines: int, profile: str |
 
 
 def run_big_order(sf: Salesflow, svc, driver, profile: str | None) -> float:
+    # one small order first, untimed: the first use of a year creates its sequences and the
+    # accounts, statements that would otherwise be counted against the big order
+    warm = driver.create(0, SMALL_LINES)
+    for name in PHASES[1:]:
+        getattr(driver, name)(warm)
     counter = StatementCounter(sf.engine)
     totals = {}
     for size in (BIG_LINES, SMALL_LINES):
