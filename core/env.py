@@ -151,13 +151,13 @@ class Env:
     def get(self, record: str, ident: Any, *, lock: bool = False):
         """Fetch by id through access rights and record rules; NotFound when hidden or missing."""
         cls = self[record]
-        stmt = select(cls).where(cls.id == ident)
-        if lock:
-            stmt = stmt.with_for_update()
-        try:
+        try:  # before the statement: "12" from a URL must not reach PostgreSQL as text
             ident = int(ident)
         except (TypeError, ValueError):
             raise NotFound(record, ident) from None
+        stmt = select(cls).where(cls.id == ident)
+        if lock:
+            stmt = stmt.with_for_update()
         found = self.session.scalars(stmt).one_or_none()
         if found is None:
             raise NotFound(record, ident)

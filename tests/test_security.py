@@ -179,6 +179,11 @@ def test_a_hidden_record_is_not_found(two_clerks):
             env.get("kt.doc", docs["bob"])
         with pytest.raises(NotFound):
             env.get("kt.doc", 999_999)  # hidden and missing look the same
+        # an id from a URL is text: the same answers, on PostgreSQL too
+        assert env.get("kt.doc", str(docs["ann"])).name == "ann 1"
+        for bad in (str(docs["bob"]), "x1", None):
+            with pytest.raises(NotFound):
+                env.get("kt.doc", bad)
         with env.sudo():
             assert env.get("kt.doc", docs["bob"]).name == "bob 1"
 
