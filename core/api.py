@@ -41,6 +41,7 @@ from core.errors import (
     NotFound,
     StaleRecord,
     TransitionBlocked,
+    Unavailable,
     ValidationError,
 )
 from core.security import ApiToken, token_digest
@@ -61,6 +62,8 @@ class EndpointDoc:
     status: int
     query: dict[str, str] = field(default_factory=dict)
     public: bool = False
+    #: media type of a non-JSON success body (e.g. ``application/pdf``)
+    produces: str | None = None
 
 
 class ApiBlueprint(Blueprint):
@@ -74,7 +77,7 @@ class ApiBlueprint(Blueprint):
                  tag: str = "", body: type[Schema] | None = None,
                  response: type[Schema] | None = None, many: bool = False, status: int = 200,
                  idempotent: bool = False, public: bool = False, query: dict[str, str] | None = None,
-                 partial_body: bool = False):
+                 partial_body: bool = False, produces: str | None = None):
         methods = list(methods)
         readonly = methods == ["GET"]
 
@@ -104,10 +107,17 @@ class ApiBlueprint(Blueprint):
                                          summary=summary or (view.__doc__ or "").strip().split("\n")[0],
                                          tag=tag or self.name, body=body, response=response,
                                          many=many, status=status, query=query or {},
-                                         public=public))
+                                         public=public, produces=produces))
             return wrapper
 
         return decorate
+
+
+@functools.cache
+def _schema(cls: type[Schema], many: bool = False) -> Schema:
+    """One instance per schema class (and ``many``): building one deep-copies its declared
+    fields, and marshmallow schemas keep no state between ``load``/``dump`` calls."""
+    return cls(many=many)
 
 
 def _load_body(body: type[Schema], partial: bool) -> Any:
@@ -115,7 +125,7 @@ def _load_body(body: type[Schema], partial: bool) -> Any:
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["expected a JSON object"]})
     try:
-        return body().load(payload, partial=partial)
+        return _schema(body).load(payload, partial=partial)
     except MarshmallowError as exc:
         raise ValidationError(_as_field_errors(exc.messages)) from exc
 
@@ -128,10 +138,10 @@ def _make_response(result: Any, schema: type[Schema] | None, many: bool, status:
     etag = None
     if schema is not None and result is not None:
         if isinstance(result, Page):
-            body = {"items": schema(many=True).dump(result.items), "total": result.total,
+            body = {"items": _schema(schema, True).dump(result.items), "total": result.total,
                     "page": result.page, "per_page": result.per_page}
         else:
-            body = schema(many=many).dump(result)
+            body = _schema(schema, many).dump(result)
             if not many and hasattr(result, "version"):
                 etag = f'"{result.version}"'
     else:
@@ -318,6 +328,10 @@ def init_app(app: Flask) -> None:
     def _conflict(exc: ConflictError):
         return _error(409, "conflict", str(exc))
 
+    @app.errorhandler(Unavailable)
+    def _unavailable(exc: Unavailable):
+        return _error(503, "unavailable", str(exc))
+
     @app.errorhandler(ImmutableRecord)
     def _immutable(exc: ImmutableRecord):
         return _error(409, "immutable", str(exc))
@@ -406,6 +420,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                     schema: Any = doc.response
                     ok["content"] = {"application/json": {"schema": {"type": "array", "items": schema}
                                                           if doc.many else schema}}
+                if doc.produces:
+                    ok["content"] = {doc.produces: {"schema": {"type": "string", "format": "binary"}}}
                 op["responses"][str(doc.status)] = ok
                 for code in ("401", "403", "404", "409", "412", "422"):
                     op["responses"][code] = errors

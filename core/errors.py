@@ -55,6 +55,11 @@ class StaleRecord(ConflictError):
     """An ``If-Match`` version does not match the stored one."""
 
 
+class Unavailable(SalesflowError):
+    """This server cannot do it now (a system prerequisite such as a font is missing): the
+    message says what the administrator must install or set. HTTP 503."""
+
+
 class ImmutableRecord(SalesflowError):
     """A posted document or log row was about to be changed or deleted."""
 

@@ -233,9 +233,14 @@ def test_compiled_catalogs_match_their_sources():
     sources = [*root.glob("core/translations/*/LC_MESSAGES/messages.po"),
                *root.glob("addons/*/translations/*/LC_MESSAGES/messages.po")]
     assert sources
+    def entries(messages) -> dict:  # plural entries: id and string are sequences
+        def norm(value):
+            return value if isinstance(value, str) else tuple(value)
+        return {norm(m.id): norm(m.string) for m in messages if m.id and not m.fuzzy}
+
     for po in sources:
         with po.open("rb") as f:
-            source = {m.id: m.string for m in pofile.read_po(f) if m.id}
+            source = entries(pofile.read_po(f))
         with po.with_suffix(".mo").open("rb") as f:
-            compiled = {m.id: m.string for m in mofile.read_mo(f) if m.id}
+            compiled = entries(mofile.read_mo(f))
         assert compiled == source, f"{po}: run pybabel compile -d {po.parents[2]}"

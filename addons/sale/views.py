@@ -37,7 +37,7 @@ SELLERS = ("salesperson", "sales_manager", "director")
 ORDER_STATES = [(s, s) for s in ("draft", "approved", "shipped", "invoiced", "paid", "cancelled")]
 INVOICE_STATES = [(s, s) for s in ("draft", "posted", "paid", "cancelled")]
 TIERS = [("key", "key account"), ("normal", "normal")]
-BLANK_LINES = 3
+BLANK_LINES = 1  # more with the form's "Add a line" button (static/sale_forms.js)
 
 # -- orders ------------------------------------------------------------------------------------
 
@@ -200,7 +200,7 @@ VIEWS = Views(
         ListView("sale.order", title="Sales orders", columns=ORDER_COLUMNS, search=["number"],
                  filters=[Filter("state", "State", choices=ORDER_STATES)],
                  sortable=["number", "date_order", "amount_total", "state"],
-                 default_sort="-date_order"),
+                 default_sort="-date_order", page_size=50),
         ListView("sale.product", title="Products",
                  columns=[Column("sku", "SKU"), Column("name", "Name"), Column("unit", "Unit"),
                           Column("list_price", "List price", "decimal"),

@@ -87,3 +87,27 @@ def resolve(obj: Any, path: str) -> Any:
         if callable(obj):
             obj = obj()
     return obj
+
+
+def compact(value: Any) -> str:
+    """A short number for chart axes: ``1.2M`` / ``123.5万`` (Babel's compact format)."""
+    from babel.numbers import format_compact_decimal
+    from flask_babel import get_locale
+
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value))
+    return format_compact_decimal(value, locale=get_locale() or "en", fraction_digits=1)
+
+
+def percent(ratio: Any, signed: bool = False) -> str:
+    """A fraction as a percentage with one decimal (``0.125`` -> ``12.5%``; ``signed``: ``+12.5%``);
+    None -> an em dash (no ratio)."""
+    from flask_babel import format_percent
+
+    if ratio is None or ratio == "":
+        return "—"
+    if not isinstance(ratio, Decimal):
+        ratio = Decimal(str(ratio))
+    return format_percent(ratio, "+#,##0.0%;-#,##0.0%" if signed else "#,##0.0%")

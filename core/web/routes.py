@@ -4,6 +4,7 @@ workflow panel and the timeline), create/edit forms and firing a trigger."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
@@ -12,13 +13,33 @@ from sqlalchemy import String, cast, func, or_, select, true
 
 from core.errors import ConflictError, TransitionBlocked, ValidationError
 from core.web.base import bp, page, render, views
+from core.web.panels import page_panels
 from core.web.views import ListView
 
 
 @bp.get("/")
 @page()
 def home(env):
+    target = home_target(env)
+    if target is not None:
+        return redirect(target)
     return render("web/home.html")
+
+
+def home_target(env) -> str | None:
+    """The URL of the first addon home (``Views(home=...)``, most dependent addon first) this
+    user may see, or None (the menu tiles)."""
+    for home in views().homes:
+        if home.roles and not env.has_role(*home.roles) and not env.is_superuser:
+            continue
+        if home.record and (home.record not in env.sf.registry.records
+                            or not env.can(home.record, "read")):
+            continue
+        try:
+            return url_for(home.endpoint, **home.args)
+        except Exception:  # an endpoint of a disabled addon
+            continue
+    return None
 
 
 # -- lists ---------------------------------------------------------------------------------------
@@ -26,6 +47,58 @@ def home(env):
 
 class BadQuery(Exception):
     pass
+
+
+#: a list counts its rows up to this many (at least to the page shown); beyond, it says "more
+#: than": counting every row of a large table on each page costs more than the page itself
+COUNT_LIMIT = 1000
+
+
+def relation_loads(cls, paths) -> list:
+    """``selectinload`` options for the relationships along dotted paths (``customer.name``,
+    ``order.currency``): a page's related rows in one SELECT per relationship, not one per row."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import selectinload
+
+    options, seen = [], set()
+    for path in paths:
+        owner, loader, walked = cls, None, []
+        for part in path.split(".")[:-1]:
+            rel = inspect(owner).relationships.get(part)
+            if rel is None:
+                break
+            walked.append(part)
+            attr = getattr(owner, part)
+            loader = selectinload(attr) if loader is None else loader.selectinload(attr)
+            owner = rel.mapper.class_
+            key = ".".join(walked)
+            if key not in seen:
+                seen.add(key)
+                options.append(loader)
+    return options
+
+
+def preload(env, rows, paths) -> None:
+    """Load the relationships along ``paths`` of ``rows`` (records of one class, e.g. an order's
+    lines) in one SELECT per relationship, before a table shows them (rows that are not records,
+    or without dotted paths: nothing to do)."""
+    from sqlalchemy import inspect
+
+    rows = list(rows or ())
+    if not rows or not paths or inspect(rows[0], raiseerr=False) is None:
+        return
+    cls = type(rows[0])
+    options = relation_loads(cls, paths)
+    if options and all(type(r) is cls for r in rows):
+        env.session.scalars(select(cls).where(cls.id.in_([r.id for r in rows]))
+                            .options(*options)).all()
+
+
+def column_paths(columns) -> list[str]:
+    """The dotted paths a table of ``columns`` reads (fields and money columns' currencies)."""
+    paths = [c.field for c in columns]
+    paths += [c.currency_field for c in columns if c.format == "money"]
+    return [p for p in paths if "." in p]
 
 
 def _column(cls, name: str):
@@ -75,11 +148,17 @@ def list_query(env, lv: ListView, args) -> dict[str, Any]:
         page_no = max(1, int(args.get("page", 1)))
     except ValueError:
         raise BadQuery(_("page must be a whole number")) from None
-    total = env.session.scalar(select(func.count()).select_from(cls).where(true(), *criteria)) or 0
+    offset = (page_no - 1) * lv.page_size
+    cap = max(COUNT_LIMIT, offset + lv.page_size)
+    counted = select(cls.id).where(true(), *criteria).limit(cap + 1).subquery()
+    total = env.session.scalar(select(func.count()).select_from(counted)) or 0
+    more = total > cap
+    total = min(total, cap)
     rows = env.session.scalars(select(cls).where(true(), *criteria).order_by(*order)
-                               .limit(lv.page_size).offset((page_no - 1) * lv.page_size)).all()
-    return {"rows": rows, "total": total, "page": page_no, "sort": sort, "active": active,
-            "pages": max(1, math.ceil(total / lv.page_size))}
+                               .options(*relation_loads(cls, column_paths(lv.columns)))
+                               .limit(lv.page_size).offset(offset)).all()
+    return {"rows": rows, "total": total, "more": more, "page": page_no, "sort": sort,
+            "active": active, "pages": max(1, math.ceil(total / lv.page_size))}
 
 
 @bp.get("/r/<name>")
@@ -144,11 +223,29 @@ def workflow_panel(env, record) -> dict[str, Any] | None:
             continue
         triggers.append({"trigger": trigger, "label": candidates[0].label if candidates else trigger,
                          "needs_comment": any(t.needs_comment for t in candidates),
-                         "reasons": reasons})
+                         "reasons": [reason_text(env, r) for r in reasons]})
     Log = env["workflow.log"]
     log = env.session.scalars(select(Log).where(Log.record == record.__record__,
                                                 Log.record_id == record.id).order_by(Log.id)).all()
     return {"state": state, "triggers": triggers, "log": log}
+
+
+_NEEDS_LEVEL = re.compile(r"^needs approval by (\w+) \(amount ([\d,.]+) over ([\d,.]+)\)$")
+
+
+def reason_text(env, reason: str) -> str:
+    """A refusal as the user reads it: the kernel's approval-level reason is translated (the
+    role by its label in Chinese); other reasons are shown as given."""
+    from flask_babel import get_locale
+
+    match = _NEEDS_LEVEL.match(reason)
+    if match is None:
+        return reason
+    role = match.group(1)
+    if str(get_locale() or "").startswith("zh"):
+        role = env.sf.security.roles.get(role, {}).get("label_zh") or role
+    return _("needs approval by %(role)s (amount %(amount)s over %(limit)s)", role=role,
+             amount=match.group(2), limit=match.group(3))
 
 
 def timeline(env, record, panel, with_history: bool) -> list[dict[str, Any]]:
@@ -190,11 +287,12 @@ def record_page(env, record, ident):
     children = []
     for child in decl.children:
         rows = child.attr(env, obj) if callable(child.attr) else getattr(obj, child.attr)
+        preload(env, rows, column_paths(child.columns))
         children.append({"decl": child, "rows": rows})
     extra = decl.extra(env, obj) if decl.extra else {}
     lv = views().list_for_record(record)
     return render(decl.template, decl=decl, obj=obj, panel=panel, children=children,
-                  can_edit=can_edit, list_view=lv,
+                  can_edit=can_edit, list_view=lv, panels=page_panels(env, obj),
                   timeline=timeline(env, obj, panel, decl.history), **extra)
 
 

@@ -47,6 +47,19 @@ class Menu:
 
 
 @dataclass(frozen=True)
+class Home:
+    """An addon's landing page: ``/`` redirects to ``endpoint`` (with ``args``) for a user
+    holding one of ``roles`` (empty: anyone signed in; ``admin`` always) who may read
+    ``record``. The most dependent addon's home the user may see wins; a user who may see none
+    keeps the menu tiles."""
+
+    endpoint: str
+    args: dict[str, Any] = field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+    record: str | None = None
+
+
+@dataclass(frozen=True)
 class Column:
     #: attribute of the record, or a dotted path through relationships (``customer.name``)
     field: str
@@ -148,12 +161,51 @@ class RecordPage:
     template: str = "web/record.html"
 
 
+PANEL_PLACES = ("side", "main")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel an addon adds to a record page, its own or another addon's, without replacing
+    the page (sale_credit's credit panel on sale's customer page).
+
+    Rendered by the generic record page (``web/record.html``, so also by templates extending
+    it) in its ``place`` column, after the workflow panel, in ``order``: a ``<section>`` with
+    the translated ``title`` around ``template``, which sees ``data`` (what ``load(env,
+    record)`` returned), ``obj`` (the record) and ``panel_decl``. The default template shows
+    ``data`` (a dict or (label, value) pairs) as a field list. Shown only to users holding one
+    of ``roles`` (empty: anyone who may see the page) who may read every record of
+    ``records``; ``load`` returning None (nothing to show) or raising ``AccessDenied`` leaves
+    the panel out. A later addon's panel with the same ``record`` and ``key`` replaces it.
+    """
+
+    record: str
+    key: str
+    title: str
+    template: str = "web/panel_fields.html"
+    #: ``load(env, record) -> data`` (runs as the user: record rules apply); None: ``{}``
+    load: Callable[[Any, Any], Any] | None = None
+    roles: tuple[str, ...] = ()
+    #: records the user must be allowed to read (e.g. ``("sale.credit.exposure",)``)
+    records: tuple[str, ...] = ()
+    #: "side" (the aside column) or "main" (below the page's main content)
+    place: str = "side"
+    order: int = 100
+
+    def __post_init__(self):
+        if self.place not in PANEL_PLACES:
+            raise ValueError(f"panel {self.key!r}: unknown place {self.place!r}; known: {PANEL_PLACES}")
+
+
 @dataclass
 class Views:
     menus: list[Menu] = field(default_factory=list)
     lists: list[ListView] = field(default_factory=list)
     forms: list[FormView] = field(default_factory=list)
     pages: list[RecordPage] = field(default_factory=list)
+    panels: list[Panel] = field(default_factory=list)
+    #: the landing page ``/`` leads to (see ``Home``)
+    home: Home | None = None
 
 
 @dataclass
@@ -165,19 +217,29 @@ class ViewRegistry:
     lists: dict[str, ListView] = field(default_factory=dict)
     forms: dict[str, FormView] = field(default_factory=dict)
     pages: dict[str, RecordPage] = field(default_factory=dict)
+    #: (record, key) -> panel
+    panels: dict[tuple[str, str], Panel] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # "list:<name>" -> addon
+    #: the addons' homes, most dependent addon first
+    homes: list[Home] = field(default_factory=list)
 
     def add(self, addon: str, views: Views, records: set[str]) -> None:
         from core.errors import AddonError
 
         if not isinstance(views, Views):
             raise AddonError(f"addon {addon!r}: [provides].views must name a core.web.Views object")
-        for item in [*views.lists, *views.forms, *views.pages]:
+        for item in [*views.lists, *views.forms, *views.pages, *views.panels]:
             record = item.record_name if isinstance(item, ListView) else item.record
             if record not in records:
                 raise AddonError(f"addon {addon!r}: view of unknown record {record!r}")
+        for panel in views.panels:
+            unknown = [r for r in panel.records if r not in records]
+            if unknown:
+                raise AddonError(f"addon {addon!r}: panel {panel.key!r} needs unknown records {unknown}")
         for menu in views.menus:
             self.menus[menu.key] = menu
+        if views.home is not None:
+            self.homes.insert(0, views.home)
         for lv in views.lists:
             self.lists[lv.name] = lv
             self.origin[f"list:{lv.name}"] = addon
@@ -185,6 +247,14 @@ class ViewRegistry:
             self.forms[fv.record] = fv
         for page in views.pages:
             self.pages[page.record] = page
+        for panel in views.panels:
+            self.panels[(panel.record, panel.key)] = panel
+            self.origin[f"panel:{panel.record}:{panel.key}"] = addon
+
+    def panels_for(self, record: str) -> list[Panel]:
+        """The panels declared for ``record``'s page, by (order, key)."""
+        return sorted((p for (r, _k), p in self.panels.items() if r == record),
+                      key=lambda p: (p.order, p.key))
 
     def sorted_menus(self) -> list[Menu]:
         return sorted(self.menus.values(), key=lambda m: (m.order, m.key))

@@ -4,4 +4,4 @@ from core.api import ApiBlueprint
 
 bp = ApiBlueprint("sale_api", __name__, url_prefix="/api/v1")
 
-from . import accounting, customers, invoices, masterdata, orders, payments, reports  # noqa: E402,F401  (register routes)
+from . import accounting, customers, documents, invoices, masterdata, orders, payments, reports  # noqa: E402,F401  (register routes)

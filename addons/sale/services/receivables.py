@@ -4,7 +4,10 @@ What is open on a date is computed from the documents and their dated allocation
 current ``amount_residual``: an invoice is open on ``as_of`` for its total less what was
 allocated to it on or before ``as_of`` (payments, credit notes, applied credit). Likewise a
 payment's unallocated part and a credit note's unused part are customer **credit** on that
-date. So a report for last month end is the same today as it was then.
+date. So a report for last month end is the same today as it was then. A document settled now
+(an invoice or credit note ``paid``, a payment fully allocated) that got no allocation after
+``as_of`` was settled on ``as_of`` too: the aging skips those (``_maybe_open``), so its cost
+follows what is open, not the whole history.
 
 Aging buckets are by days overdue, ``as_of - due_date``: ``not_due`` (0 or less), ``1_30``,
 ``31_60``, ``61_90``, ``over_90``. Credit is not aged; it is shown apart (``credit``) and
@@ -21,7 +24,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, type_coerce
+from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
 
 from core.errors import ValidationError
 from core.money import round_money
@@ -56,16 +59,37 @@ def _money(expr):
     return type_coerce(expr, Money)
 
 
-def _allocated(env, key: str, as_of: dt.date):
+def _allocated(env, key: str, as_of: dt.date, among=None):
     """Subquery: per invoice / payment / credit note (``key`` column of the allocation), the
     amount allocated on or before ``as_of``. What settles an invoice includes the allocations'
-    early-payment discounts; what a payment or credit note gave is the money only."""
+    early-payment discounts; what a payment or credit note gave is the money only. ``among``:
+    a select of the documents' ids to sum for (the others are left out)."""
     Allocation = env["sale.payment.allocation"]
     column = getattr(Allocation, key)
-    settled = Allocation.amount + Allocation.discount if key == "invoice_id" else Allocation.amount
-    return (select(column.label("ref_id"), func.sum(settled).label("amount"))
-            .where(Allocation.date <= as_of, column.is_not(None))
-            .group_by(column).subquery())
+    stmt = select(column.label("ref_id"), func.sum(_settled(Allocation, key)).label("amount")).where(
+        Allocation.date <= as_of, column.is_not(None))
+    if among is not None:
+        stmt = stmt.where(column.in_(among))
+    return stmt.group_by(column).subquery()
+
+
+def _settled(Allocation, key: str):
+    """What an allocation settled of the document its ``key`` names: an invoice's includes
+    the early-payment discount; a payment or credit note gave the money only."""
+    return Allocation.amount + Allocation.discount if key == "invoice_id" else Allocation.amount
+
+
+
+def _maybe_open(env, document, key: str, open_now, as_of: dt.date):
+    """Criterion: the documents that may have something open on ``as_of``: open now
+    (``open_now``: an invoice or credit note still ``posted``, not ``paid``; a payment with an
+    unallocated part) or given an allocation after ``as_of``. A document settled now that got
+    nothing since ``as_of`` was settled then too, so the statements skip the settled history
+    (most documents) instead of summing it."""
+    Allocation = env["sale.payment.allocation"]
+    column = getattr(Allocation, key)
+    later = select(column).where(Allocation.date > as_of, column.is_not(None)).correlate(None)
+    return or_(open_now, document.id.in_(later))
 
 
 def _group_columns(env, group_by: str | None):
@@ -88,11 +112,13 @@ def _with_groups(env, stmt, group_by: str | None, customer_fk):
 
 
 def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", *,
-          customer_id: int | None = None, salesperson_id: int | None = None) -> list[dict[str, Any]]:
+          customer_id: int | None = None, salesperson_id: int | None = None,
+          credit: bool = True) -> list[dict[str, Any]]:
     """Aged receivables on ``as_of`` (default today), one row per customer, per salesperson
     or (``group_by=None``) one row in total. Each row: the group's keys, the five buckets,
     ``total`` (open invoices), ``credit`` (unused customer credit) and ``balance``.
-    Rows with nothing open and no credit are left out (except the single total row)."""
+    Rows with nothing open and no credit are left out (except the single total row).
+    ``credit=False``: the open invoices only, in one statement (``credit`` 0)."""
     if group_by not in GROUPS:
         raise ValidationError({"group_by": ["must be customer, salesperson or empty"]})
     as_of = as_of or _today()
@@ -106,17 +132,28 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
         extra.append(Customer.salesperson_id == salesperson_id)
 
     # open invoices per bucket
-    alloc = _allocated(env, "invoice_id", as_of)
-    residual = Invoice.amount_total - func.coalesce(alloc.c.amount, 0)
-    due = func.coalesce(Invoice.due_date, Invoice.date)
+    # (the invoices that may be open, each read once with what was allocated to it by then)
+    Allocation = env["sale.payment.allocation"]
+    open_invoices = (
+        select(Invoice.customer_id.label("customer_fk"),
+               func.coalesce(Invoice.due_date, Invoice.date).label("due"),
+               (Invoice.amount_total - func.coalesce(
+                   func.sum(_settled(Allocation, "invoice_id")), 0)).label("open"))
+        .select_from(Invoice)
+        .outerjoin(Allocation, and_(Allocation.invoice_id == Invoice.id, Allocation.date <= as_of))
+        .where(Invoice.kind == "invoice", Invoice.state.in_(BOOKED), Invoice.date <= as_of,
+               _maybe_open(env, Invoice, "invoice_id", Invoice.state == "posted", as_of))
+        .group_by(Invoice.id, Invoice.customer_id, Invoice.due_date, Invoice.date,
+                  Invoice.amount_total)
+        .subquery())
+    residual, due = open_invoices.c.open, open_invoices.c.due
     d30, d60, d90 = (as_of - dt.timedelta(days=n) for n in (30, 60, 90))
     conditions = [due >= as_of, and_(due < as_of, due >= d30), and_(due < d30, due >= d60),
                   and_(due < d60, due >= d90), due < d90]
     sums = [_money(func.coalesce(func.sum(case((cond, residual), else_=0)), 0)).label(name)
             for cond, name in zip(conditions, BUCKETS, strict=True)]
-    stmt = select(*groups, *sums).select_from(Invoice).outerjoin(alloc, alloc.c.ref_id == Invoice.id)
-    stmt = _with_groups(env, stmt, group_by, Invoice.customer_id).where(
-        Invoice.kind == "invoice", Invoice.state.in_(BOOKED), Invoice.date <= as_of, *extra)
+    stmt = select(*groups, *sums).select_from(open_invoices)
+    stmt = _with_groups(env, stmt, group_by, open_invoices.c.customer_fk).where(*extra)
     if groups:
         stmt = stmt.group_by(*groups)
     rows: dict[tuple, dict[str, Any]] = {}
@@ -126,7 +163,7 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
                      "credit": ZERO}
 
     # customer credit: unallocated payments and unused credit notes on that date
-    for amount_expr, credit_stmt in _credit_statements(env, as_of):
+    for amount_expr, credit_stmt in _credit_statements(env, as_of) if credit else ():
         credit_stmt = _with_groups(env, credit_stmt, group_by, credit_stmt.selected_columns.customer_fk)
         credit_stmt = credit_stmt.where(*extra)
         credit_stmt = credit_stmt.with_only_columns(
@@ -166,16 +203,21 @@ def _credit_statements(env, as_of: dt.date):
     """[(amount expression, statement)] of the credit open on ``as_of``: payments' unallocated
     part and credit notes' unused part. Each statement selects ``customer_fk``."""
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
-    palloc = _allocated(env, "payment_id", as_of)
+    maybe_pay = _maybe_open(env, Payment, "payment_id", Payment.amount_unallocated != 0, as_of)
+    pay_ids = select(Payment.id).where(maybe_pay).correlate(None)
+    palloc = _allocated(env, "payment_id", as_of, pay_ids)
     pay_left = Payment.amount - func.coalesce(palloc.c.amount, 0)
     pay = (select(Payment.customer_id.label("customer_fk")).select_from(Payment)
            .outerjoin(palloc, palloc.c.ref_id == Payment.id)
-           .where(Payment.state == "posted", Payment.date <= as_of))
-    calloc = _allocated(env, "credit_note_id", as_of)
+           .where(Payment.id.in_(pay_ids), Payment.state == "posted", Payment.date <= as_of))
+    maybe_note = and_(Invoice.kind == "credit_note", _maybe_open(
+        env, Invoice, "credit_note_id", Invoice.state == "posted", as_of))
+    note_ids = select(Invoice.id).where(maybe_note).correlate(None)
+    calloc = _allocated(env, "credit_note_id", as_of, note_ids)
     note_left = Invoice.amount_total - func.coalesce(calloc.c.amount, 0)
     notes = (select(Invoice.customer_id.label("customer_fk")).select_from(Invoice)
              .outerjoin(calloc, calloc.c.ref_id == Invoice.id)
-             .where(Invoice.kind == "credit_note", Invoice.state.in_(BOOKED), Invoice.date <= as_of))
+             .where(Invoice.id.in_(note_ids), Invoice.state.in_(BOOKED), Invoice.date <= as_of))
     return [(pay_left, pay), (note_left, notes)]
 
 

@@ -218,3 +218,19 @@ def flow(sf, master, svc, make_order, acc):
             return env.get(record, ident).state
 
     return SimpleNamespace(order=order, invoice=invoice, pay=pay, state=state)
+
+
+@pytest.fixture
+def web(sf, users, master, make_client):
+    """A signed-in test client per login: ``web("sp1").get(...)``."""
+    from core.web.testing import web_login
+
+    clients = {}
+
+    def client(login: str):
+        if login not in clients:
+            clients[login] = make_client(sf)
+            assert web_login(clients[login], login).status_code == 302
+        return clients[login]
+
+    return client

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.web.testing import post_form, web_login
+from core.web.testing import post_form
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
-
-
-@pytest.fixture
-def web(sf, users, master, make_client):
-    """A signed-in test client per login: ``web("sp1").get(...)``."""
-    clients = {}
-
-    def client(login: str):
-        if login not in clients:
-            clients[login] = make_client(sf)
-            assert web_login(clients[login], login).status_code == 302
-        return clients[login]
-
-    return client
 
 
 def test_order_pages_respect_record_rules(sf, master, make_order, web):

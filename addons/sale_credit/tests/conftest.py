@@ -413,3 +413,19 @@ def dunning_data(sf, master, flow, coll):
     inv2 = flow.invoice(flow.order(lines=[(0, "20", None)], customer=master.c2),
                         date=dt.date(2026, 1, 5))
     return SimpleNamespace(inv1=inv1, inv2=inv2)
+
+
+@pytest.fixture
+def web(sf, users, master, make_client):
+    """A signed-in test client per login: ``web("sp1").get(...)``."""
+    from core.web.testing import web_login
+
+    clients = {}
+
+    def client(login: str):
+        if login not in clients:
+            clients[login] = make_client(sf)
+            assert web_login(clients[login], login).status_code == 302
+        return clients[login]
+
+    return client
