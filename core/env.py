@@ -218,6 +218,11 @@ class Env:
     def fire(self, record_obj, trigger: str, *, comment: str | None = None, **kwargs):
         return self.sf.workflows.fire(self, record_obj, trigger, comment=comment, **kwargs)
 
+    def fire_many(self, records, trigger: str, *, comment: str | None = None, **kwargs):
+        """Fire ``trigger`` on every record (one class), all or nothing: a list of outcomes,
+        or ``TransitionBlocked`` naming every refused record (see ``Workflows.fire_many``)."""
+        return self.sf.workflows.fire_many(self, records, trigger, comment=comment, **kwargs)
+
     def blockers(self, record_obj, trigger: str) -> list[str]:
         """Why ``trigger`` would be refused now (``[]`` if it would pass). Writes nothing."""
         return self.sf.workflows.blockers(self, record_obj, trigger)

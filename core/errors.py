@@ -71,4 +71,21 @@ class TransitionBlocked(SalesflowError):
         self.record, self.trigger, self.reasons = record, trigger, list(reasons)
         name = getattr(type(record), "__record__", type(record).__name__)
         rid = getattr(record, "id", None)
+        #: ``fire_many``: the position of each refused record in the list given -> its reasons
+        self.refused: dict[int, list[str]] = {}
         super().__init__(f"{trigger} refused on {name} {rid}: " + "; ".join(self.reasons))
+
+    @classmethod
+    def many(cls, records: list, trigger: str, refused: dict[int, list[str]]) -> TransitionBlocked:
+        """Refusal of a ``fire_many``: each reason names its record (its number, else its id)."""
+        first = records[min(refused)]
+        reasons = [f"{_label(records[i])}: {reason}" for i, found in sorted(refused.items())
+                   for reason in found]
+        error = cls(first, trigger, reasons)
+        error.refused = refused
+        return error
+
+
+def _label(record: object) -> str:
+    name = getattr(type(record), "__record__", type(record).__name__)
+    return getattr(record, "number", None) or f"{name} {getattr(record, 'id', None)}"

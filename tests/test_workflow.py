@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from core.errors import ImmutableRecord, TransitionBlocked, ValidationError
+from core.plugins import hookimpl
 
 KT = ["kt_doc"]
 KT_EXT = ["kt_doc", "kt_ext"]
@@ -231,3 +232,121 @@ def test_patches_are_merged_in_addon_order(make_sf):
     assert by_trigger["finish"]["roles"] == ["kt_manager"]  # the original roles stay
     assert {t["trigger"]: t["source"] for t in plain["transitions"]}["finish"] == ["confirmed"]
     assert patched["contributed_by"] == ["kt_ext"]
+
+
+# -- fire_many: many records, one step, all or nothing -----------------------------------------
+
+
+def test_fire_many_moves_every_record_and_logs_each(make_sf, new_doc, users):
+    sf = make_sf(KT)
+    ids = users(sf, clerk=["kt_clerk"])
+    docs = [new_doc(sf, ids["clerk"], amount=f"{10 * (i + 1)}.00") for i in range(4)]
+    sent = []
+
+    def remember(sender, **kw):
+        sent.append((kw["record_id"], kw["trigger"], kw["dest"]))
+
+    from core import signals
+
+    signals.record_transitioned.connect(remember)
+    try:
+        with sf.transaction(ids["clerk"]) as env:
+            outcomes = env.fire_many([env.get("kt.doc", d) for d in docs], "confirm")
+            assert [(o.done, o.source, o.dest) for o in outcomes] == [(True, "draft", "confirmed")] * 4
+            assert sent == []  # news only after the commit
+    finally:
+        signals.record_transitioned.disconnect(remember)
+    assert [snapshot(sf, d)[0] for d in docs] == ["confirmed"] * 4
+    assert [log_rows(sf, d) for d in docs] == [[("confirm", "draft", "confirmed", ids["clerk"], None)]] * 4
+    assert sent == [(d, "confirm", "confirmed") for d in docs]
+
+
+def test_fire_many_refuses_all_when_one_is_refused_and_names_each(make_sf, new_doc, users):
+    sf = make_sf(KT)
+    ids = users(sf, clerk=["kt_clerk"])
+    good = new_doc(sf, ids["clerk"], amount="5.00")
+    bad = [new_doc(sf, ids["clerk"], amount="0"), new_doc(sf, ids["clerk"], amount="0")]
+    docs = [good, *bad]
+    before = [snapshot(sf, d) for d in docs]
+    sent = []
+    from core import signals
+
+    def remember(sender, **kw):
+        sent.append(kw["record_id"])
+
+    signals.record_transitioned.connect(remember)
+    try:
+        with sf.transaction(ids["clerk"]) as env:
+            with pytest.raises(TransitionBlocked) as err:
+                env.fire_many([env.get("kt.doc", d) for d in docs], "confirm")
+            # the transaction goes on, and the record moved before the refusal is back
+            assert env.get("kt.doc", good).state == "draft"
+    finally:
+        signals.record_transitioned.disconnect(remember)
+    assert err.value.refused == {1: ["the amount must be positive"], 2: ["the amount must be positive"]}
+    assert err.value.reasons == [f"kt.doc {bad[0]}: the amount must be positive",
+                                 f"kt.doc {bad[1]}: the amount must be positive"]
+    assert [snapshot(sf, d) for d in docs] == before
+    assert [log_rows(sf, d) for d in docs] == [[], [], []]
+    assert sent == []  # nothing rolled back is announced
+
+
+def test_fire_many_checks_each_record_after_the_ones_before_it_moved(make_sf, new_doc, users):
+    """A guard reading the database sees the records moved earlier in the same call (a limit
+    shared by the records cannot be passed by checking them all first)."""
+    sf = make_sf(KT)
+    ids = users(sf, clerk=["kt_clerk"])
+    docs = [new_doc(sf, ids["clerk"], amount="1.00") for _ in range(3)]
+
+    class AtMostTwoConfirmed:
+        @hookimpl
+        def workflow_transition_blockers(self, record, trigger, env):
+            if trigger != "confirm":
+                return []
+            Doc = env["kt.doc"]
+            confirmed = env.session.scalar(select(func.count()).select_from(Doc)
+                                           .where(Doc.state == "confirmed"))
+            return ["two are confirmed already"] if confirmed >= 2 else []
+
+    sf.pm.register(AtMostTwoConfirmed(), name="test:two")
+    with sf.transaction(ids["clerk"]) as env:
+        with pytest.raises(TransitionBlocked) as err:
+            env.fire_many([env.get("kt.doc", d) for d in docs], "confirm")
+    assert err.value.refused == {2: ["two are confirmed already"]}
+    assert [snapshot(sf, d)[0] for d in docs] == ["draft"] * 3
+    with sf.transaction(ids["clerk"]) as env:
+        env.fire_many([env.get("kt.doc", d) for d in docs[:2]], "confirm")
+    assert [snapshot(sf, d)[0] for d in docs] == ["confirmed", "confirmed", "draft"]
+
+
+def test_fire_many_of_nothing_does_nothing(make_sf):
+    sf = make_sf(KT)
+    with sf.transaction() as env:
+        assert env.fire_many([], "confirm") == []
+
+
+def test_hook_workflow_prefetch(make_sf, new_doc, users):
+    """Called once per fire/fire_many with all the records, as the user, before any guard."""
+    sf = make_sf(KT)
+    ids = users(sf, clerk=["kt_clerk"])
+    docs = [new_doc(sf, ids["clerk"], amount="3.00") for _ in range(3)]
+    calls: list[tuple] = []
+
+    class Prefetches:
+        @hookimpl
+        def workflow_prefetch(self, records, trigger, env):
+            calls.append(("prefetch", [r.id for r in records], trigger, env.unrestricted))
+
+        @hookimpl
+        def workflow_transition_blockers(self, record, trigger):
+            calls.append(("blockers", record.id))
+            return []
+
+    sf.pm.register(Prefetches(), name="test:prefetch")
+    with sf.transaction(ids["clerk"]) as env:
+        env.fire_many([env.get("kt.doc", d) for d in docs], "confirm")
+    assert calls == [("prefetch", docs, "confirm", False), *[("blockers", d) for d in docs]]
+    calls.clear()
+    with sf.transaction(ids["clerk"]) as env:
+        env.get("kt.doc", docs[0]).fire("cancel", comment="withdrawn")
+    assert calls[0] == ("prefetch", [docs[0]], "cancel", False)

@@ -200,21 +200,79 @@ class Workflows:
 
     # -- firing ---------------------------------------------------------------------------
     def fire(self, env: Env, record, trigger: str, *, comment: str | None = None, **params):
-        wf = self[record.__record__]
+        return self.fire_many(env, [record], trigger, comment=comment, **params)[0]
+
+    def fire_many(self, env: Env, records, trigger: str, *, comment: str | None = None,
+                  **params) -> list[Outcome]:
+        """Fire ``trigger`` on each of ``records`` (one record class), in their order, as one
+        step: all or nothing. Each record is checked and moved exactly as a single ``fire``
+        would, after the records before it moved (a guard that reads the database sees them,
+        e.g. a credit check sees the orders approved just before). When any record is
+        refused, ``TransitionBlocked`` lists every refused record's reasons and nothing has
+        changed (more than one record: a savepoint is rolled back). Guards may read what they
+        need for all records at once in ``workflow_prefetch``; the writes are flushed once."""
+        records = list(records)
+        if not records:
+            return []
+        wf = self[records[0].__record__]
+        if any(type(r) is not type(records[0]) for r in records):
+            raise TypeError("fire_many needs records of one class")
+        env.session.flush()  # the user's own pending changes are checked as the user
+        with env.sudo():
+            for record in records:
+                env.hook.workflow_lock_rows(record=record, trigger=trigger, env=env)
+        env.hook.workflow_prefetch(records=records, trigger=trigger, env=env)
+        given = _given_approvals(env, wf, records, trigger)
+        if len(records) == 1:
+            outcome, reasons = self._fire_one(env, wf, records[0], trigger, comment, params, given)
+            if outcome is None:
+                raise TransitionBlocked(records[0], trigger, reasons)
+            with env.sudo():  # the engine's own writes (the log, actions of other addons)
+                env.session.flush()
+            if outcome.done:
+                _send_after_commit(env, wf.record, records[0].id, trigger, outcome.source,
+                                   outcome.dest)
+            return [outcome]
+        outcomes: list[Outcome] = []
+        refused: dict[int, list[str]] = {}
+        callbacks = len(env._after_commit)
+        savepoint = env.session.begin_nested()
+        try:
+            for index, record in enumerate(records):
+                outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, given)
+                if outcome is None:
+                    refused[index] = reasons
+                outcomes.append(outcome)
+            if refused:
+                raise TransitionBlocked.many(records, trigger, refused)
+            with env.sudo():
+                savepoint.commit()  # flushes every record's writes at once
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            for record in records:
+                env._fired.pop(id(record), None)
+            del env._after_commit[callbacks:]  # news of what was rolled back
+            raise
+        for record, outcome in zip(records, outcomes, strict=True):
+            if outcome.done:
+                _send_after_commit(env, wf.record, record.id, trigger, outcome.source, outcome.dest)
+        return outcomes
+
+    def _fire_one(self, env: Env, wf: CompiledWorkflow, record, trigger: str, comment, params,
+                  given) -> tuple[Outcome | None, list[str]]:
+        """Check ``record`` and move it (not flushed); ``(None, reasons)`` when refused."""
         source = getattr(record, wf.field)
         candidates = wf.candidates(trigger, source)
         if not candidates:
-            raise TransitionBlocked(record, trigger, [_wrong_state(wf, trigger, source)])
-        env.session.flush()  # the user's own pending changes are checked as the user
-        with env.sudo():
-            env.hook.workflow_lock_rows(record=record, trigger=trigger, env=env)
+            return None, [_wrong_state(wf, trigger, source)]
         reasons: list[str] = []
         chosen = None
         approval_state = None
         for t in candidates:
             found = self._reasons(env, wf, record, t, comment)
             if not found and wf.approval is not None and wf.approval.trigger == trigger:
-                approval_state = _approvals(env, wf, record)
+                approval_state = _approvals(env, wf, record, given)
                 if approval_state.refusal:
                     found = [approval_state.refusal]
             if not found:
@@ -222,18 +280,17 @@ class Workflows:
                 break
             reasons.extend(r for r in found if r not in reasons)
         if chosen is None:
-            raise TransitionBlocked(record, trigger, reasons)
+            return None, reasons
         with env.sudo():
             if approval_state is not None and approval_state.to_give is not None:
                 approval_state.give(env, record, trigger, comment)
                 if approval_state.pending_after:
-                    env.session.flush()
-                    return Outcome(trigger, source, None, False,
-                                   [approval_state.to_give.role], approval_state.pending_after)
+                    return Outcome(trigger, source, None, False, [approval_state.to_give.role],
+                                   approval_state.pending_after), []
             env._fired[id(record)] = chosen.dest
             event = wf.machine.events[trigger]
             if not event.trigger(record, _chosen=chosen, params=params):
-                raise TransitionBlocked(record, trigger, ["the state machine refused the transition"])
+                return None, ["the state machine refused the transition"]
             env.session.add(
                 env["workflow.log"](
                     record=wf.record, record_id=record.id, trigger=trigger, source=source,
@@ -243,10 +300,8 @@ class Workflows:
             env.hook.workflow_transition_done(
                 record=record, trigger=trigger, source=source, dest=chosen.dest, env=env
             )
-            env.session.flush()
-        _send_after_commit(env, wf.record, record.id, trigger, source, chosen.dest)
-        given = [approval_state.to_give.role] if approval_state and approval_state.to_give else []
-        return Outcome(trigger, source, chosen.dest, True, given, [])
+        done_by = [approval_state.to_give.role] if approval_state and approval_state.to_give else []
+        return Outcome(trigger, source, chosen.dest, True, done_by, []), []
 
     def _reasons(self, env: Env, wf: CompiledWorkflow, record, t: Transition,
                  comment: str | None) -> list[str]:
@@ -389,21 +444,35 @@ class _ApprovalState:
         )
 
 
-def _approvals(env: Env, wf: CompiledWorkflow, record) -> _ApprovalState:
+def _given_approvals(env: Env, wf: CompiledWorkflow, records: list, trigger: str) -> dict | None:
+    """The approvals already given for ``trigger`` on ``records``, by record id: one SELECT
+    for all (None when ``trigger`` has no approval rule)."""
     from sqlalchemy import select
 
+    rule = wf.approval
+    if rule is None or rule.trigger != trigger:
+        return None
+    ids = [r.id for r in records if r.id is not None]
+    found: dict[int, list] = {ident: [] for ident in ids}
+    if ids:
+        Approval = env["approval"]
+        with env.sudo():
+            for approval in env.session.scalars(select(Approval).where(
+                    Approval.record == wf.record, Approval.record_id.in_(ids),
+                    Approval.trigger == rule.trigger)):
+                found[approval.record_id].append(approval)
+    return found
+
+
+def _approvals(env: Env, wf: CompiledWorkflow, record, given_by_record: dict | None = None
+               ) -> _ApprovalState:
     rule = wf.approval
     amount = Decimal(getattr(record, rule.amount_field) or 0)
     required = [(i, lv) for i, lv in enumerate(rule.levels) if amount > lv.over]
     fingerprint = env.hook.approval_fingerprint(record=record, env=env)
-    Approval = env["approval"]
-    with env.sudo():
-        given = env.session.scalars(
-            select(Approval).where(
-                Approval.record == wf.record, Approval.record_id == record.id,
-                Approval.trigger == rule.trigger, Approval.fingerprint == fingerprint,
-            )
-        ).all() if record.id is not None else []
+    if given_by_record is None:
+        given_by_record = _given_approvals(env, wf, [record], rule.trigger)
+    given = [a for a in given_by_record.get(record.id, []) if a.fingerprint == fingerprint]
     done_levels = {a.level - 1 for a in given}
     missing = [(i, lv) for i, lv in required if i not in done_levels]
     state = _ApprovalState(required, missing, amount, fingerprint)
