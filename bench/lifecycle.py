@@ -199,6 +199,63 @@ class ServiceDriver:
                                                       "amount": invoice.amount_residual}])
 
 
+class BatchDriver:
+    """Each step on ``size`` orders at a time, in one transaction per batch, through the batch
+    services (the list views' actions: approve, ship, invoice, pay the selected orders)."""
+
+    def __init__(self, sf: Salesflow, svc, master: Master, size: int):
+        self.sf, self.svc, self.master, self.size = sf, svc, master, size
+        self.invoices: dict[int, int] = {}
+
+    def batches(self, items: list) -> list[list]:
+        return [items[i:i + self.size] for i in range(0, len(items), self.size)]
+
+    def create_many(self, indices: list[int], lines: int) -> list[int]:
+        ids = []
+        for batch in self.batches(indices):
+            specs = [{"customer_id": self.master.customer_ids[i % len(self.master.customer_ids)],
+                      "lines": order_lines(self.master, i, lines)} for i in batch]
+            with self.sf.transaction(self.master.users["seller"]) as env:
+                ids.extend(order.id for order in self.svc.order.create_orders(env, specs))
+        return ids
+
+    def _orders(self, env, ids: list[int]) -> list:
+        Order = env["sale.order"]
+        by_id = {o.id: o for o in env.session.scalars(select(Order).where(Order.id.in_(ids)))}
+        return [by_id[i] for i in ids]
+
+    def approve_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            with self.sf.transaction(self.master.users["seller"]) as env:
+                outcomes = self.svc.order.approve_orders(env, self._orders(env, batch))
+                pending = [o for o in outcomes if not o.done]
+                if pending:
+                    raise Failed(f"{len(pending)} orders still need approval levels")
+
+    def ship_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            with self.sf.transaction(self.master.users["warehouse"]) as env:
+                self.svc.shipment.record_shipments(env, self._orders(env, batch))
+
+    def invoice_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            with self.sf.transaction(self.master.users["finance"]) as env:
+                invoices = self.svc.invoice.invoice_orders(env, self._orders(env, batch), post=True)
+                self.invoices.update((inv.order_id, inv.id) for inv in invoices)
+
+    def pay_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            with self.sf.transaction(self.master.users["finance"]) as env:
+                Invoice = env["sale.invoice"]
+                invoices = env.session.scalars(select(Invoice).where(
+                    Invoice.id.in_([self.invoices[i] for i in batch]))).all()
+                self.svc.payment.register_payments(env, [
+                    {"customer_id": inv.customer_id, "amount": inv.amount_residual,
+                     "method": "bank_transfer",
+                     "allocations": [{"invoice_id": inv.id, "amount": inv.amount_residual}]}
+                    for inv in invoices])
+
+
 class ApiDriver:
     """The same steps through HTTP: the Flask test client with bearer tokens."""
 
@@ -320,11 +377,18 @@ def summary(orders: int, lines: int, total: float) -> str:
 def run_lifecycle(sf: Salesflow, svc, driver, n: int, lines: int, profile: str | None) -> float:
     counter = StatementCounter(sf.engine)
     ids: list[int] = []
-    results = [timed("create", n, counter, lambda: ids.extend(driver.create(i, lines) for i in range(n)),
-                     profile)]
-    for name in PHASES[1:]:
-        step = getattr(driver, name)
-        results.append(timed(name, n, counter, lambda step=step: [step(i) for i in ids], profile))
+    if isinstance(driver, BatchDriver):
+        results = [timed("create", n, counter,
+                         lambda: ids.extend(driver.create_many(list(range(n)), lines)), profile)]
+        for name in PHASES[1:]:
+            step = getattr(driver, f"{name}_many")
+            results.append(timed(name, n, counter, lambda step=step: step(ids), profile))
+    else:
+        results = [timed("create", n, counter,
+                         lambda: ids.extend(driver.create(i, lines) for i in range(n)), profile)]
+        for name in PHASES[1:]:
+            step = getattr(driver, name)
+            results.append(timed(name, n, counter, lambda step=step: [step(i) for i in ids], profile))
     for result in results:
         print(result.line())
     total = sum(r.seconds for r in results)
@@ -368,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--db", default=None, help="a PostgreSQL URL (a fresh schema is used and dropped)")
     parser.add_argument("--api", action="store_true", help="through HTTP (Flask test client, tokens)")
+    parser.add_argument("--batch", type=int, default=0, metavar="SIZE",
+                        help="each step on SIZE orders per transaction, through the batch services")
     parser.add_argument("--addons", default=None, help="comma-separated addons (default: the config's)")
     parser.add_argument("--config", default=None, help="client config (default: config/default.toml)")
     parser.add_argument("--big-order", action="store_true",
@@ -386,9 +452,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.api:
                 issue_tokens(sf, master)
                 driver = ApiDriver(sf, master)
+            elif args.batch:
+                driver = BatchDriver(sf, svc, master, args.batch)
             else:
                 driver = ServiceDriver(sf, svc, master)
-            mode = "api" if args.api else "services"
+            mode = "api" if args.api else f"batch services ({args.batch} orders a batch)" if args.batch \
+                else "services"
             print(f"# {sf.dialect}, addons {','.join(sf.addon_names)}, {mode}, "
                   f"{dt.datetime.now().isoformat(timespec='seconds')}")
             try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,8 @@ class Env:
         self._after_commit: list[Callable[[], None]] = []
         self._rule_cache: dict[type, list] = {}
         self._fired: dict[int, str] = {}  # id(record) -> state the engine set
+        #: (code, period) -> numbers taken ahead by ``numbers_reserved``, used first
+        self._reserved_numbers: dict[tuple[str, str], list[int]] = {}
         session.info["env"] = self
 
     # -- registry and settings -------------------------------------------------------------
@@ -163,6 +166,20 @@ class Env:
             raise NotFound(record, ident)
         return found
 
+    def get_many(self, record: str, idents) -> dict[int, Any]:
+        """The records of ``idents`` the user may see, by id, in one SELECT (access rights and
+        record rules as ``get``); hidden and missing ids are simply absent."""
+        cls = self[record]
+        wanted = set()
+        for ident in idents:
+            try:
+                wanted.add(int(ident))
+            except (TypeError, ValueError):
+                continue
+        if not wanted:
+            return {}
+        return {obj.id: obj for obj in self.session.scalars(select(cls).where(cls.id.in_(wanted)))}
+
     def search(self, record: str, *criteria, order_by=None, limit: int | None = None,
                offset: int = 0) -> list:
         cls = self[record]
@@ -212,7 +229,48 @@ class Env:
 
     def next_number(self, code: str, period: str = "") -> int:
         """Gap-free sequence number (e.g. invoices per year): locked row, same transaction."""
+        reserved = self._reserved_numbers.get((code, period))
+        if reserved:
+            return reserved.pop()
         return self.sf.sequences.next(self, code, period)
+
+    @contextlib.contextmanager
+    def numbers_reserved(self, wanted: dict[tuple[str, str], int]) -> Iterator[None]:
+        """Take ``wanted`` ({(code, period): count}) gap-free numbers in one statement per
+        sequence, for documents that are numbered one by one inside the block (``next_number``
+        hands the reserved ones out first, in order). All or nothing: the block runs in a
+        savepoint, and a number reserved but not used by the end raises (it would leave a
+        gap) and rolls the block back."""
+        if self._reserved_numbers:
+            raise RuntimeError("numbers_reserved blocks do not nest")
+        savepoint = self.session.begin_nested()
+        try:
+            for (code, period), count in wanted.items():
+                if count > 0:
+                    last = self.sf.sequences.next(self, code, period, count)
+                    self._reserved_numbers[(code, period)] = list(range(last, last - count, -1))
+            yield
+            unused = {key: len(left) for key, left in self._reserved_numbers.items() if left}
+            if unused:
+                raise RuntimeError(f"numbers reserved and not used (a gap): {unused}")
+            savepoint.commit()
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            raise
+        finally:
+            self._reserved_numbers.clear()
+
+    def next_numbers(self, code: str, period: str, count: int) -> list[int]:
+        """``count`` gap-free numbers, consecutive, in one statement (documents created together;
+        numbers reserved by ``numbers_reserved`` are handed out first)."""
+        reserved = self._reserved_numbers.get((code, period)) or []
+        taken = [reserved.pop() for _ in range(min(count, len(reserved)))]
+        count -= len(taken)
+        if count > 0:
+            last = self.sf.sequences.next(self, code, period, count)
+            taken.extend(range(last - count + 1, last + 1))
+        return taken
 
     # -- workflow --------------------------------------------------------------------------
     def fire(self, record_obj, trigger: str, *, comment: str | None = None, **kwargs):
@@ -315,16 +373,33 @@ def _records_read(state, sf) -> set[type]:
 
 
 def _column_changes(obj) -> dict[str, tuple[Any, Any]]:
+    """{column: (old, new)} of what changed since the object was loaded or last flushed. Only
+    the attributes set since (``committed_state`` holds them) are looked at: asking every
+    column for its history made flushing many objects slow."""
     changes = {}
     state = attributes.instance_state(obj)
-    for attr in state.mapper.column_attrs:
-        hist = state.attrs[attr.key].history
+    columns = _column_keys(state.mapper)
+    for key in list(state.committed_state):
+        if key not in columns:
+            continue
+        hist = state.manager[key].impl.get_history(state, state.dict,
+                                                   attributes.PASSIVE_NO_INITIALIZE)
         if hist.has_changes():
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None
             if old != new:
-                changes[attr.key] = (old, new)
+                changes[key] = (old, new)
     return changes
+
+
+def _column_keys(mapper) -> frozenset[str]:
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = frozenset(attr.key for attr in mapper.column_attrs)
+    return keys
+
+
+_COLUMN_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,7 +16,9 @@ class Sequences:
     def __init__(self, registry) -> None:
         self.registry = registry
 
-    def next(self, env: Env, code: str, period: str = "") -> int:
+    def next(self, env: Env, code: str, period: str = "", count: int = 1) -> int:
+        """The next number (with ``count`` > 1: the last of ``count`` consecutive numbers,
+        taken at once)."""
         Seq = self.registry["res.sequence"]
         table = Seq.__table__
         session = env.session
@@ -27,7 +29,7 @@ class Sequences:
                 result = session.connection().execute(
                     update(table)
                     .where(table.c.code == code, table.c.period == period)
-                    .values(last=table.c.last + 1, version=table.c.version + 1)
+                    .values(last=table.c.last + count, version=table.c.version + 1)
                     .returning(table.c.last)
                 ).scalar_one_or_none()
                 if result is not None:

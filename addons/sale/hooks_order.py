@@ -26,6 +26,20 @@ def sale_line_price(line, order, env):
     return product.list_price if product is not None else None
 
 
+@hookimpl
+def workflow_prefetch(records, trigger, env):
+    """``sale.order``: the lines of every order in one SELECT (each guard reads them), and for
+    ``approve`` the customers too; ``sale.invoice`` ``post``: the posting checks of all the
+    invoices in one SELECT."""
+    name = getattr(records[0], "__record__", None)
+    if name == "sale.order":
+        env["sale.order"].prefetch(env, records, customers=trigger == "approve")
+    elif name == "sale.invoice" and trigger == "post":
+        from .services.invoice import prefetch_postable
+
+        prefetch_postable(env, records)
+
+
 _BALANCE_TRIGGERS = {
     "sale.order": {"approve", "amend", "cancel", "ship", "invoice", "settle"},
     "sale.invoice": {"post", "settle"},

@@ -52,8 +52,9 @@ def workflow_lock_rows(record, trigger, env):
 def workflow_prefetch(records, trigger, env):
     """Load, for all of ``records`` at once, what your guards and blockers of ``trigger`` read.
 
-    Called by ``fire()`` and ``fire_many()`` after ``workflow_lock_rows``, before any guard,
-    with the records about to be checked (one record class). Guards then find the rows in the
+    Called by ``fire()`` and ``fire_many()`` once, with the records about to be checked (one
+    record class), before any is locked (``workflow_lock_rows`` runs per record, just before
+    its check) or checked. Guards then find the rows in the
     session instead of reading them record by record: firing a trigger on a thousand records
     costs a few SELECTs, not thousands. Read only what the user may see (record rules apply
     as usual); write nothing. Return value ignored.

@@ -194,7 +194,7 @@ class Workflows:
                 # exactly the transition that was chosen.
                 conditions=[_chosen(t)],
                 before=[_action(name) for name in t.before],
-                after=[_action(name) for name in t.after],
+                after=[_action(name, after=True) for name in t.after],
             )
         return CompiledWorkflow(merged.record, cls, merged, machine, by_trigger=by_trigger)
 
@@ -218,9 +218,6 @@ class Workflows:
         if any(type(r) is not type(records[0]) for r in records):
             raise TypeError("fire_many needs records of one class")
         env.session.flush()  # the user's own pending changes are checked as the user
-        with env.sudo():
-            for record in records:
-                env.hook.workflow_lock_rows(record=record, trigger=trigger, env=env)
         env.hook.workflow_prefetch(records=records, trigger=trigger, env=env)
         given = _given_approvals(env, wf, records, trigger)
         if len(records) == 1:
@@ -235,16 +232,26 @@ class Workflows:
             return [outcome]
         outcomes: list[Outcome] = []
         refused: dict[int, list[str]] = {}
+        batched = _batch_actions(wf, trigger)
         callbacks = len(env._after_commit)
         savepoint = env.session.begin_nested()
         try:
             for index, record in enumerate(records):
-                outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, given)
+                outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, given,
+                                                  batched)
                 if outcome is None:
                     refused[index] = reasons
                 outcomes.append(outcome)
             if refused:
                 raise TransitionBlocked.many(records, trigger, refused)
+            moved = [(r, o) for r, o in zip(records, outcomes, strict=True) if o.done]
+            for name in batched:
+                having = [r for r, o in moved
+                          if any(name in t.after for t in wf.by_trigger[trigger]
+                                 if t.dest == o.dest and o.source in t.source)]
+                if having:
+                    with env.sudo():
+                        getattr(wf.cls, f"{name}_many")(having, **params)
             with env.sudo():
                 savepoint.commit()  # flushes every record's writes at once
         except BaseException:
@@ -260,12 +267,15 @@ class Workflows:
         return outcomes
 
     def _fire_one(self, env: Env, wf: CompiledWorkflow, record, trigger: str, comment, params,
-                  given) -> tuple[Outcome | None, list[str]]:
-        """Check ``record`` and move it (not flushed); ``(None, reasons)`` when refused."""
+                  given, batched: frozenset[str] = frozenset()) -> tuple[Outcome | None, list[str]]:
+        """Check ``record`` and move it (not flushed); ``(None, reasons)`` when refused. Its
+        rows are locked here, just before its check (after the records before it moved)."""
         source = getattr(record, wf.field)
         candidates = wf.candidates(trigger, source)
         if not candidates:
             return None, [_wrong_state(wf, trigger, source)]
+        with env.sudo():
+            env.hook.workflow_lock_rows(record=record, trigger=trigger, env=env)
         reasons: list[str] = []
         chosen = None
         approval_state = None
@@ -289,7 +299,7 @@ class Workflows:
                                    approval_state.pending_after), []
             env._fired[id(record)] = chosen.dest
             event = wf.machine.events[trigger]
-            if not event.trigger(record, _chosen=chosen, params=params):
+            if not event.trigger(record, _chosen=chosen, params=params, _batched=batched):
                 return None, ["the state machine refused the transition"]
             env.session.add(
                 env["workflow.log"](
@@ -358,8 +368,10 @@ def _chosen(t: Transition):
     return condition
 
 
-def _action(name: str):
+def _action(name: str, *, after: bool = False):
     def run(event) -> None:
+        if after and name in event.kwargs.get("_batched", ()):
+            return  # fire_many calls its batch form once all the records moved
         getattr(event.model, name)(**event.kwargs.get("params", {}))
 
     run.__name__ = name
@@ -374,6 +386,14 @@ def _as_reasons(answer: Any, guard: str) -> list[str]:
     if isinstance(answer, str):
         return [answer]
     return [str(a) for a in answer]
+
+
+def _batch_actions(wf: CompiledWorkflow, trigger: str) -> frozenset[str]:
+    """The ``after`` actions of ``trigger`` that have a batch form: a classmethod
+    ``<action>_many(records, **params)`` of the record class, which ``fire_many`` calls once
+    with every record that moved, after they all moved, instead of the action per record."""
+    return frozenset(name for t in wf.by_trigger.get(trigger, []) for name in t.after
+                     if callable(getattr(wf.cls, f"{name}_many", None)))
 
 
 def _wrong_state(wf: CompiledWorkflow, trigger: str, source: str) -> str:

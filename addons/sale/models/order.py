@@ -215,6 +215,42 @@ class SaleOrder:
     )
 
     # -- loading ------------------------------------------------------------------------------
+    @classmethod
+    def prefetch(cls, env, orders, *, customers: bool = False, refresh: bool = False) -> None:
+        """Load the lines (and with ``customers`` the customers) of many orders in one SELECT
+        each, as ``load_lines``/``load_lines_and_customer`` would one by one; orders that have
+        them loaded already are left alone (unless ``refresh``: re-read the lines). Record rules
+        apply: a customer the user may not see stays unloaded (its lazy load decides)."""
+        from sqlalchemy import inspect
+
+        if refresh:
+            lines_of = [o for o in orders if o.id is not None]
+        else:
+            lines_of = [o for o in orders if o.id is not None and "lines" not in inspect(o).dict]
+        if lines_of and env.can("sale.line", "read"):
+            Line = env["sale.line"]
+            found: dict[int, list] = {o.id: [] for o in lines_of}
+            stmt = (select(Line).where(Line.order_id.in_(list(found)))
+                    .order_by(Line.order_id, Line.sequence, Line.id))
+            if refresh:
+                stmt = stmt.execution_options(populate_existing=True)
+            for line in env.session.scalars(stmt):
+                found[line.order_id].append(line)
+            for order in lines_of:
+                set_committed_value(order, "lines", found[order.id])
+        if not customers or not env.can("sale.customer", "read"):
+            return
+        wanted = {o.customer_id for o in orders
+                  if o.customer_id is not None and "customer" not in inspect(o).dict}
+        if not wanted:
+            return
+        Customer = env["sale.customer"]
+        by_id = {c.id: c for c in env.session.scalars(select(Customer).where(Customer.id.in_(wanted)))}
+        for order in orders:
+            customer = by_id.get(order.customer_id)
+            if customer is not None and "customer" not in inspect(order).dict:
+                set_committed_value(order, "customer", customer)
+
     def load_lines(self, *, refresh: bool = False) -> list:
         """The lines in one SELECT (``refresh``: re-read them, e.g. after locking the order)."""
         from sqlalchemy import inspect
@@ -413,22 +449,29 @@ class SaleOrder:
         changes the version) or calls ``refresh_progress(touch=True)``: one UPDATE of the order
         instead of two.
         """
+        type(self).ledger_add_many(self.env, field, [(self, quantities)], refresh=refresh)
+
+    @classmethod
+    def ledger_add_many(cls, env, field: str, changes_by_order, *, refresh: bool = True) -> None:
+        """``ledger_add`` for many orders at once: ``changes_by_order`` lists ``(order,
+        quantities)``; one batched UPDATE and one audit INSERT for all their lines. All or
+        nothing: the errors of every order are raised together (keys ``lines.<id>.<field>``)."""
         if field not in LEDGER:
             raise ValueError(f"{field!r} is not a ledger column; one of {LEDGER}")
-        env = self.env
-        Line = type(self).lines.property.mapper.class_
+        Line = cls.lines.property.mapper.class_
         env.session.flush()
-        by_id = {line.id: line for line in self.lines}
         changes = []
         errors: dict[str, list[str]] = {}
-        for line_id, qty in quantities.items():
-            line = by_id.get(int(line_id))
-            if line is None:
-                errors.setdefault(f"quantities.{line_id}", []).append(
-                    f"not a line of order {self.number or self.id}")
-                continue
-            old = getattr(line, field) or ZERO
-            changes.append((line, old, old + Decimal(qty)))
+        for order, quantities in changes_by_order:
+            by_id = {line.id: line for line in order.lines}
+            for line_id, qty in quantities.items():
+                line = by_id.get(int(line_id))
+                if line is None:
+                    errors.setdefault(f"quantities.{line_id}", []).append(
+                        f"not a line of order {order.number or order.id}")
+                    continue
+                old = getattr(line, field) or ZERO
+                changes.append((line, old, old + Decimal(qty)))
         for line, _old, new in changes:
             set_committed_value(line, field, new)
         for line, _old, _new in changes:
@@ -449,8 +492,9 @@ class SaleOrder:
                  "b_new_version": line.version + 1, "b_now": now} for line, _old, new in changes]
         result = env.session.connection().execute(stmt, rows)
         if result.rowcount != len(rows):
-            raise ConflictError(f"lines of order {self.number or self.id} were changed by someone "
-                                "else; reload and retry")
+            names = ", ".join(str(order.number or order.id) for order, _q in changes_by_order)
+            raise ConflictError(f"lines of order {names} were changed by someone else; reload "
+                                "and retry")
         for line, _old, _new in changes:
             set_committed_value(line, "version", line.version + 1)
             set_committed_value(line, "updated_at", now)
@@ -459,7 +503,8 @@ class SaleOrder:
                                      for line, old, new in changes if old != new])
         if refresh:
             # the order's version (its ETag) changes with its ledger
-            self.refresh_progress(touch=True)
+            for order, _quantities in changes_by_order:
+                order.refresh_progress(touch=True)
 
     def load_lines_and_customer(self) -> None:
         """The lines and the customer in one SELECT (the customer as the user's record rules

@@ -23,12 +23,13 @@ The number of SQL statements per call does not depend on the number of lines.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, true
+from sqlalchemy import bindparam, case, func, insert, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -190,6 +191,43 @@ def create_invoice(env, order, *, date: dt.date | None = None, policy: str | Non
     policy = policy or invoice_policy(env)
     if policy not in POLICIES:
         raise ValidationError({"policy": [f"must be one of {', '.join(POLICIES)}"]})
+    invoice, lines = _plan_invoice(env, order, policy, date, note)
+    insert_with_lines(env, invoice, lines)
+    return invoice
+
+
+def invoice_orders(env, orders, *, date: dt.date | None = None, post: bool = True) -> list:
+    """Invoice many orders at once (finance's "invoice selected" action), all or nothing: one
+    invoice per order of what it may be invoiced now (``create_invoice``), every order locked
+    first (PostgreSQL, in id order) and checked before anything is written; a refusal names
+    each order refused. With ``post``, the invoices are then posted together
+    (``post_invoices``). Returns the invoices, in the orders' order."""
+    env.check_access("sale.invoice", "create")
+    orders = list(orders)
+    if not orders:
+        return []
+    Order = env["sale.order"]
+    if not locks.sqlite_write(env):
+        locks.lock_rows(env, "sale.order", Order.id.in_([o.id for o in orders]), order_by=[Order.id])
+    policy = invoice_policy(env)
+    refused: dict[int, list[str]] = {}
+    plans = []
+    for i, order in enumerate(orders):
+        try:
+            plans.append(_plan_invoice(env, order, policy, date, None))
+        except TransitionBlocked as exc:
+            refused[i] = exc.reasons
+    if refused:
+        raise TransitionBlocked.many(orders, "create_invoice", refused)
+    invoices = insert_with_lines_many(env, plans)
+    if post:
+        post_invoices(env, invoices)
+    return invoices
+
+
+def _plan_invoice(env, order, policy: str, date, note) -> tuple[Any, list[dict[str, Any]]]:
+    """The draft invoice (not added) and its line values for what ``order`` may be invoiced
+    now; ``TransitionBlocked`` when nothing."""
     if order.state in ("draft", "cancelled"):
         what = "a quotation" if order.state == "draft" else "cancelled"
         raise TransitionBlocked(order, "create_invoice", [
@@ -243,19 +281,26 @@ def create_invoice(env, order, *, date: dt.date | None = None, policy: str | Non
         date=date, payment_term_id=term_id, amount_untaxed=untaxed, amount_tax=tax,
         amount_total=untaxed + tax, amount_residual=ZERO, payment_status="none", note=note,
     )
-    insert_with_lines(env, invoice, new_lines)
-    return invoice
+    return invoice, new_lines
 
 
 def insert_with_lines(env, invoice, lines: list[dict[str, Any]]) -> None:
     """Insert ``invoice`` (through the session: access, validation, audit) and its lines with
     one bulk INSERT (executemany), whatever their number. The lines were checked by the
     caller; access to create them is checked here."""
+    insert_with_lines_many(env, [(invoice, lines)])
+
+
+def insert_with_lines_many(env, plans: list[tuple[Any, list[dict[str, Any]]]]) -> list:
+    """``insert_with_lines`` for many ``(invoice, lines)``: one flush for the invoices, one
+    executemany for all their lines. Returns the invoices."""
     env.check_access("sale.invoice.line", "create")
-    for line in lines:
-        if Decimal(line["quantity"]) <= 0 or Decimal(line["unit_price"]) < 0:
-            raise ValidationError({"lines": [f"{line['description']}: invalid quantity or price"]})
-    env.session.add(invoice)
+    for _invoice, lines in plans:
+        for line in lines:
+            if Decimal(line["quantity"]) <= 0 or Decimal(line["unit_price"]) < 0:
+                raise ValidationError({"lines": [f"{line['description']}: invalid quantity or price"]})
+    invoices = [invoice for invoice, _lines in plans]
+    env.session.add_all(invoices)
     env.session.flush()
     table = env["sale.invoice.line"].__table__
     now = env.now
@@ -265,9 +310,11 @@ def insert_with_lines(env, invoice, lines: list[dict[str, Any]]) -> None:
     env.session.connection().execute(insert(table), [
         {**defaults, **line, "invoice_id": invoice.id, "version": 1, "created_at": now,
          "updated_at": now}
-        for line in lines
+        for invoice, lines in plans for line in lines
     ])
-    env.session.expire(invoice, ["lines"])
+    for invoice in invoices:
+        env.session.expire(invoice, ["lines"])
+    return invoices
 
 
 def cancel_invoice(env, invoice, *, comment: str | None = None):
@@ -293,6 +340,39 @@ def post_invoice(env, invoice, *, date: dt.date | None = None):
     with env.session.begin_nested():
         invoice.fire("post")
     return invoice
+
+
+def post_invoices(env, invoices, *, date: dt.date | None = None) -> list:
+    """Post many draft invoices at once, all or nothing (``fire_many``): their orders locked
+    first (in id order), the invoice and journal numbers taken in one block per year, every
+    journal entry booked, then the orders' ledgers updated together
+    (``Invoice.action_after_post_many``) and the orders fully invoiced moved on. A refusal
+    names every invoice refused and leaves nothing behind, not even a number."""
+    invoices = list(invoices)
+    if not invoices:
+        return []
+    for invoice in invoices:
+        if date is not None and invoice.state == "draft":
+            invoice.date = date
+    order_ids = sorted({inv.order_id for inv in invoices if inv.order_id is not None})
+    if order_ids and not locks.sqlite_write(env):
+        Order = env["sale.order"]
+        locks.lock_rows(env, "sale.order", Order.id.in_(order_ids), order_by=[Order.id])
+    wanted: dict[tuple[str, str], int] = {}
+    for invoice in invoices:
+        if invoice.state != "draft":
+            continue  # refused by fire_many, with the reason
+        year = str((invoice.date or today(env)).year)
+        code = "sale.credit_note" if invoice.kind == "credit_note" else "sale.invoice"
+        for key in ((code, year), ("sale.journal", year)):
+            wanted[key] = wanted.get(key, 0) + 1
+    with env.numbers_reserved(wanted):
+        if len(order_ids) == len(invoices):
+            env.fire_many(invoices, "post")
+        else:  # two of one order (or some without one): each checked after the one before
+            for invoice in invoices:
+                invoice.fire("post")
+    return invoices
 
 
 def postable_blockers(env, invoice) -> list[str]:
@@ -323,17 +403,42 @@ def postable_blockers(env, invoice) -> list[str]:
 _QTY_SLACK = Decimal("0.0005")
 
 
+_POSTABLE = "sale.invoice.postable"
+
+
+def prefetch_postable(env, invoices) -> None:
+    """``workflow_prefetch`` of ``post``: ``_count_and_over_invoiced`` of every invoice (not
+    credit note) in one SELECT, kept for their guards. Only for invoices of distinct orders:
+    the answer for one then cannot change by posting another before it."""
+    env.session.info.pop(_POSTABLE, None)  # answers of an earlier call are not used
+    wanted = [inv for inv in invoices if inv.kind == "invoice" and inv.id is not None]
+    orders = [inv.order_id for inv in wanted]
+    if len(wanted) < 2 or None in orders or len(set(orders)) != len(orders):
+        return
+    env.session.info[_POSTABLE] = _count_and_over_invoiced_many(env, [inv.id for inv in wanted])
+
+
 def _count_and_over_invoiced(env, invoice) -> tuple[int, list[str]]:
     """The invoice's number of lines, and the order lines it would invoice beyond what the
-    policy allows, from one SELECT: the count LEFT JOINed with the lines at fault."""
+    policy allows, from one SELECT: the count LEFT JOINed with the lines at fault (or from
+    ``prefetch_postable``, once)."""
+    found = env.session.info.get(_POSTABLE, {}).pop(invoice.id, None)
+    if found is not None:
+        return found
+    return _count_and_over_invoiced_many(env, [invoice.id])[invoice.id]
+
+
+def _count_and_over_invoiced_many(env, invoice_ids: list[int]) -> dict[int, tuple[int, list[str]]]:
     policy = invoice_policy(env)
     stmt = queries.built(env, f"sale.invoice.count_and_over_invoiced.{policy}",
                          lambda env: _count_and_over_invoiced_statement(env, policy))
     with env.sudo():
-        rows = queries.execute(env, stmt, {"invoice_id": invoice.id}).all()
-    reasons = []
+        rows = queries.execute(env, stmt, {"invoice_ids": invoice_ids}).all()
+    found: dict[int, tuple[int, list[str]]] = {ident: (0, []) for ident in invoice_ids}
     basis_text = "shipped and " if policy == "shipped" else ""
     for row in rows:
+        count, reasons = found[row.invoice_id]
+        found[row.invoice_id] = (int(row.n or 0), reasons)
         if row.id is None:
             continue
         allowed_qty = invoiceable_quantity(row, policy)
@@ -341,25 +446,28 @@ def _count_and_over_invoiced(env, invoice) -> tuple[int, list[str]]:
         if qty > allowed_qty:
             reasons.append(f"{row.description}: {_qty(qty)} to invoice but only "
                            f"{_qty(allowed_qty)} {basis_text}not invoiced yet")
-    return int(rows[0].n or 0) if rows else 0, reasons
+    return found
 
 
 def _count_and_over_invoiced_statement(env, policy: str):
+    """Per invoice of ``invoice_ids``: its number of lines, LEFT JOINed with its lines at fault."""
     SaleLine, Line = env["sale.line"], env["sale.invoice.line"]
-    invoice_id = bindparam("invoice_id")
+    invoice_ids = bindparam("invoice_ids", expanding=True)
     wanted = func.sum(Line.quantity)
     basis = SaleLine.qty_shipped if policy == "shipped" else SaleLine.quantity
     allowed = (func.coalesce(basis, 0) - func.coalesce(SaleLine.qty_returned, 0)
                - func.coalesce(SaleLine.qty_invoiced, 0))
     columns = (SaleLine.id, SaleLine.description, SaleLine.quantity, SaleLine.qty_shipped,
                SaleLine.qty_returned, SaleLine.qty_invoiced, SaleLine.sequence)
-    over = (select(*columns, wanted.label("wanted"))
+    over = (select(Line.invoice_id.label("over_invoice_id"), *columns, wanted.label("wanted"))
             .select_from(Line).join(SaleLine, SaleLine.id == Line.sale_line_id)
-            .where(Line.invoice_id == invoice_id)
-            .group_by(*columns).having(wanted > allowed + _QTY_SLACK)).subquery()
-    counted = select(func.count(Line.id).label("n")).where(Line.invoice_id == invoice_id).subquery()
-    return (select(counted.c.n, over).select_from(counted.outerjoin(over, true()))
-            .order_by(over.c.sequence, over.c.id))
+            .where(Line.invoice_id.in_(invoice_ids))
+            .group_by(Line.invoice_id, *columns).having(wanted > allowed + _QTY_SLACK)).subquery()
+    counted = (select(Line.invoice_id.label("invoice_id"), func.count(Line.id).label("n"))
+               .where(Line.invoice_id.in_(invoice_ids)).group_by(Line.invoice_id).subquery())
+    return (select(counted.c.invoice_id, counted.c.n, over)
+            .select_from(counted.outerjoin(over, over.c.over_invoice_id == counted.c.invoice_id))
+            .order_by(counted.c.invoice_id, over.c.sequence, over.c.id))
 
 
 def _credited_by_origin_line(env, invoice_id: int, exclude_id: int | None = None):
@@ -418,9 +526,14 @@ def _due_date(env, invoice, date: dt.date) -> dt.date:
     one): an invoice is overdue once its last instalment is."""
     if invoice.payment_term_id is None:
         return date
-    stmt = queries.built(env, "sale.invoice.term_lines", _term_lines_statement)
-    with env.sudo():
-        lines = queries.execute(env, stmt, {"term_id": invoice.payment_term_id}).all()
+    # a term's lines, read once per transaction (posting many invoices reads few terms)
+    terms = env.session.info.setdefault("sale.term_lines", {})
+    lines = terms.get(invoice.payment_term_id)
+    if lines is None:
+        stmt = queries.built(env, "sale.invoice.term_lines", _term_lines_statement)
+        with env.sudo():
+            lines = terms[invoice.payment_term_id] = queries.execute(
+                env, stmt, {"term_id": invoice.payment_term_id}).all()
     instalments = due_dates(SimpleNamespace(lines=lines), date, invoice.amount_total,
                             invoice.currency)
     return max((due for due, _amount in instalments), default=date)
@@ -489,6 +602,73 @@ def after_posting(env, invoice) -> None:
         else:
             with order.payment_figures_known(figures):
                 order.refresh_progress(touch=bool(deltas))
+
+
+def after_posting_many(env, invoices) -> None:
+    """``after_posting`` for many invoices posted by ``fire_many`` (the batch form of the
+    ``after`` action): the ledgers of all their orders in one UPDATE, the orders read with
+    their payment figures in one SELECT and moved on together. Invoices of one order, or
+    credit notes, are done one by one (each must see the one before)."""
+    invoices = [inv for inv in invoices if inv.order_id is not None]
+    order_ids = [inv.order_id for inv in invoices]
+    if len(set(order_ids)) != len(order_ids) or any(inv.kind != "invoice" for inv in invoices):
+        for invoice in invoices:
+            after_posting(env, invoice)
+        return
+    if not invoices:
+        return
+    env.session.flush()
+    Order, Line = env["sale.order"], env["sale.invoice.line"]
+    with env.sudo():
+        stmt = queries.built(env, "sale.invoice.orders_with_figures", _orders_with_figures_statement)
+        found = {row[0].id: row for row in env.session.execute(stmt, {"ids": order_ids}).all()}
+        orders = [found[i][0] for i in order_ids]
+        figures = {i: Order.payment_figures_of(found[i][1:]) if len(found[i]) > 1 else None
+                   for i in order_ids}
+        Order.prefetch(env, orders, refresh=True)
+        quantities: dict[int, dict[int, Decimal]] = {inv.id: {} for inv in invoices}
+        for invoice_id, line_id, qty in env.session.execute(
+                select(Line.invoice_id, Line.sale_line_id, func.sum(Line.quantity))
+                .where(Line.invoice_id.in_(list(quantities)), Line.sale_line_id.is_not(None))
+                .group_by(Line.invoice_id, Line.sale_line_id)):
+            quantities[invoice_id][line_id] = Decimal(qty).quantize(QTY)
+        changes = [(order, quantities[inv.id]) for order, inv in zip(orders, invoices, strict=True)]
+        Order.ledger_add_many(env, "qty_invoiced", changes, refresh=False)
+        move_orders_on(env, orders, touched={o.id for o, deltas in changes if deltas},
+                       figures=figures)
+
+
+def move_orders_on(env, orders, *, touched: set[int], figures: dict) -> None:
+    """``move_order_on`` for many orders: each trigger fired on all the orders it applies to
+    at once (``fire_many``; when that is refused, order by order, a refusal leaving that order
+    where it is), then the statuses of the orders that did not move stored with one flush."""
+    with env.sudo(), contextlib.ExitStack() as stack:
+        for order in orders:
+            stack.enter_context(order.payment_figures_known(figures.get(order.id)))
+        moved: set[int] = set()
+        for state, status, trigger in _ADVANCE:
+            ready = [o for o in orders if o.state == state and o.progress()[status] == "full"]
+            if not ready:
+                continue
+            try:
+                env.fire_many(ready, trigger)
+            except TransitionBlocked:
+                ready = [o for o in ready if _fired(o, trigger)]
+            moved.update(o.id for o in ready)
+        for order in orders:
+            if order.id not in moved:
+                order.store_progress()
+                if order.id in touched:
+                    order.updated_at = env.now
+        env.session.flush()
+
+
+def _fired(order, trigger: str) -> bool:
+    try:  # a refusal changes nothing: the engine decides before it writes
+        order.fire(trigger)
+    except TransitionBlocked:
+        return False
+    return True
 
 
 def _order_lines_invoiced_statement(env):
@@ -571,9 +751,10 @@ def settle_documents(env, documents) -> None:
     on (``refresh_progress``, ``settle`` when all of an order's invoices are paid)."""
     env.session.flush()
     orders = {}
+    settled = [doc for doc in documents if doc.state == "posted" and Decimal(doc.amount_residual) == 0]
+    if settled:
+        env.fire_many(settled, "settle")
     for doc in documents:
-        if doc.state == "posted" and Decimal(doc.amount_residual) == 0:
-            doc.fire("settle")
         if doc.order_id is not None and doc.kind == "invoice":
             orders.setdefault(doc.order_id, doc)
     if not orders:
@@ -590,10 +771,11 @@ def settle_documents(env, documents) -> None:
         # SELECT (their lines, which their progress needs too, are one more each: joined to the
         # orders they would repeat the order and its figures on every line)
         stmt = queries.built(env, "sale.invoice.orders_with_figures", _orders_with_figures_statement)
-        for row in env.session.execute(stmt, {"ids": list(orders)}).all():
-            order = row[0]
-            order.load_lines()
-            move_order_on(env, order, figures=Order.payment_figures_of(row[1:]) if len(row) > 1 else None)
+        rows = env.session.execute(stmt, {"ids": list(orders)}).all()
+        found = [row[0] for row in rows]
+        Order.prefetch(env, found)
+        move_orders_on(env, found, touched=set(), figures={
+            row[0].id: Order.payment_figures_of(row[1:]) if len(row) > 1 else None for row in rows})
 
 
 def _orders_with_figures_statement(env):

@@ -72,13 +72,14 @@ _ACCOUNT_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def account_ids(env) -> dict[str, int]:
     """``{role: id, code: id}`` of the default chart, created when missing; cached per app
     after the transaction that saw (or created) them commits."""
-    cached = _ACCOUNT_IDS.get(env.sf)
+    cached = _ACCOUNT_IDS.get(env.sf) or env.session.info.get("sale.account_ids")
     if cached is not None:
         return cached
     ids: dict[str, int] = {}
     for role, account in ensure_accounts(env).items():
         ids[role] = ids[account.code] = account.id
     sf = env.sf
+    env.session.info["sale.account_ids"] = ids  # the rest of this transaction
     env.after_commit(lambda: _ACCOUNT_IDS.__setitem__(sf, ids))
     return ids
 
@@ -89,8 +90,63 @@ def post_entry(env, *, date: dt.date, source_record: str, source_id: int, label:
     "customer_id": int | None, "label": str}``; zero lines are left out, a negative amount goes
     to the other side. Runs as the system (booking follows from a document the user was allowed
     to post). The entry and its lines are two INSERTs whatever the number of lines."""
+    return post_entries(env, [{"date": date, "source_record": source_record, "source_id": source_id,
+                               "label": label, "lines": lines,
+                               "reversed_entry_id": reversed_entry_id}])[0]
+
+
+def post_entries(env, specs: list[dict[str, Any]]) -> list:
+    """``post_entry`` for many entries (each spec holds its keyword arguments), all checked
+    first: one INSERT for the entries, one for all their lines, the numbers in one block per
+    year (in the specs' order)."""
     accounts = account_ids(env)
     JournalEntry = env["sale.journal.entry"]
+    checked = [_entry_rows(accounts, spec["lines"], spec["label"]) for spec in specs]
+    now = env.now
+    values = []
+    by_year: dict[int, list[int]] = {}
+    for i, spec in enumerate(specs):
+        by_year.setdefault(spec["date"].year, []).append(i)
+    numbers: dict[int, int] = {}
+    with env.sudo():
+        for year, indexes in by_year.items():
+            if len(indexes) == 1:
+                numbers[indexes[0]] = env.next_number("sale.journal", str(year))
+            else:
+                numbers.update(zip(indexes, env.next_numbers("sale.journal", str(year), len(indexes)),
+                                   strict=True))
+    for i, spec in enumerate(specs):
+        date = spec["date"]
+        values.append({"number": f"JE/{date.year}/{numbers[i]:06d}", "date": date,
+                       "source_record": spec["source_record"], "source_id": spec["source_id"],
+                       "label": spec["label"][:200],
+                       "reversed_entry_id": spec.get("reversed_entry_id"),
+                       "created_at": now, "updated_at": now, "version": 1})
+    conn = env.session.connection()
+    # the entries and their lines go in with Core, like any append-only system row written only
+    # here (no ORM flush: no record_validate or record_created for them); the entries come back
+    # as persistent records without another SELECT
+    if len(values) == 1:
+        ids = [conn.execute(queries.built(env, "sale.journal.entry.insert", _entry_insert),
+                            values[0]).scalar_one()]
+    else:
+        ids = list(conn.execute(queries.built(env, "sale.journal.entry.insert_many", _entries_insert),
+                                values).scalars())
+    # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
+    conn.execute(insert(env["sale.journal.line"].__table__), [
+        {**row, "entry_id": entry_id, "version": 1, "created_at": now, "updated_at": now}
+        for entry_id, rows in zip(ids, checked, strict=True) for row in rows])
+    entries = []
+    for entry_id, row in zip(ids, values, strict=True):
+        entry = JournalEntry(id=entry_id, **row)
+        make_transient_to_detached(entry)
+        env.session.add(entry)
+        entries.append(entry)
+    return entries
+
+
+def _entry_rows(accounts: dict[str, int], lines: list[dict[str, Any]], label: str) -> list[dict]:
+    """The entry's line rows, checked (balanced, known accounts, one side per line)."""
     rows = []
     debit_total = credit_total = ZERO
     for i, line in enumerate(lines):
@@ -115,27 +171,13 @@ def post_entry(env, *, date: dt.date, source_record: str, source_id: int, label:
         raise ValidationError({"lines": [f"unbalanced entry: debit {debit_total} != credit {credit_total}"]})
     if not rows:
         raise ValidationError({"lines": ["an entry needs at least one non-zero line"]})
-    with env.sudo():
-        number = env.next_number("sale.journal", str(date.year))
-    now = env.now
-    values = {"number": f"JE/{date.year}/{number:06d}", "date": date,
-              "source_record": source_record, "source_id": source_id, "label": label[:200],
-              "reversed_entry_id": reversed_entry_id, "created_at": now, "updated_at": now,
-              "version": 1}
-    conn = env.session.connection()
-    # the entry and its lines go in with Core, like any append-only system row written only
-    # here (no ORM flush: no record_validate or record_created for them); the entry comes back
-    # as a persistent record without another SELECT
-    entry_id = conn.execute(queries.built(env, "sale.journal.entry.insert", _entry_insert),
-                            values).scalar_one()
-    # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
-    conn.execute(insert(env["sale.journal.line"].__table__), [
-        {**row, "entry_id": entry_id, "version": 1, "created_at": now, "updated_at": now}
-        for row in rows])
-    entry = JournalEntry(id=entry_id, **values)
-    make_transient_to_detached(entry)
-    env.session.add(entry)
-    return entry
+    return rows
+
+
+def _entries_insert(env):
+    """Multi-row ``INSERT .. RETURNING id`` of journal entries, ids in the rows' order."""
+    table = env["sale.journal.entry"].__table__
+    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
 
 
 def _entry_insert(env):

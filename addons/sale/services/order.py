@@ -86,19 +86,101 @@ def create_order(env, *, customer_id, lines, date_order=None, validity_date=None
     customer's; currency the customer's.
     """
     env.check_access("sale.order", "create")
-    Order = env["sale.order"]
     errors: dict[str, list[str]] = {}
-    customer = _ref(env, "sale.customer", customer_id, "customer_id", errors, required=True)
+    order = _new_order(env, errors, customer_id=customer_id, lines=lines, date_order=date_order,
+                       validity_date=validity_date, payment_term_id=payment_term_id, note=note,
+                       salesperson_id=salesperson_id)
+    if errors:
+        raise ValidationError(errors)
+    order.number = order_number(env, order.date_order)
+    env.session.add(order)
+    env.session.flush()
+    return order
+
+
+def create_orders(env, specs: list[dict]) -> list:
+    """Many new draft orders at once (an import, a batch of web-shop orders), all or none:
+    each spec holds ``create_order``'s keyword arguments. A ``ValidationError`` names the
+    spec's position first (``3.lines.0.quantity``). Customers, terms, salespersons, products
+    and taxes are read in one SELECT each, the numbers taken in one block per year, and every
+    order with its lines inserted by one flush."""
+    env.check_access("sale.order", "create")
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise ValidationError({"orders": ["expected a list of orders"]})
+    known = {record: env.get_many(record, {spec.get(key) for spec in specs
+                                           if isinstance(spec.get(key), (int, str))
+                                           and not isinstance(spec.get(key), bool)})
+             for record, key in (("sale.customer", "customer_id"),
+                                 ("sale.payment_term", "payment_term_id"),
+                                 ("sale.salesperson", "salesperson_id"))}
+    _prefetch_products(env, [line.get("product_id") for spec in specs
+                             if isinstance(spec.get("lines"), list)
+                             for line in spec["lines"] if isinstance(line, dict)])
+    errors: dict[str, list[str]] = {}
+    with env.session.no_autoflush:  # the orders are numbered before their one flush
+        orders = _new_orders(env, specs, known, errors)
+    if errors:
+        for order in orders:
+            if order is not None:
+                env.session.expunge(order)
+        raise ValidationError(errors)
+    by_year: dict[str, list] = {}
+    for order in orders:
+        by_year.setdefault(str(order.date_order.year), []).append(order)
+    for year, group in by_year.items():
+        for order, number in zip(group, env.next_numbers("sale.order", year, len(group)), strict=True):
+            order.number = f"SO/{year}/{number:06d}"
+    env.session.flush()
+    return orders
+
+
+_ORDER_KEYS = frozenset({"customer_id", "lines", "date_order", "validity_date", "payment_term_id",
+                         "note", "salesperson_id"})
+
+
+def _new_orders(env, specs: list[dict], known: dict, errors: dict) -> list:
+    own = _UNKNOWN
+    orders = []
+    for i, spec in enumerate(specs):
+        found: dict[str, list[str]] = {}
+        for unknown in sorted(set(spec) - _ORDER_KEYS):
+            found.setdefault(unknown, []).append("unknown field")
+        if own is _UNKNOWN and not spec.get("salesperson_id"):
+            own = _own_salesperson_id(env)
+        order = _new_order(env, found, known=known, own_salesperson=own,
+                           **{k: v for k, v in spec.items() if k in _ORDER_KEYS})
+        errors.update((f"{i}.{key}", messages) for key, messages in found.items())
+        orders.append(order)
+    return orders
+
+
+_UNKNOWN = object()
+
+
+def _new_order(env, errors: dict, *, customer_id=None, lines=None, date_order=None, validity_date=None,
+               payment_term_id=None, note=None, salesperson_id=None, known=None,
+               own_salesperson=_UNKNOWN):
+    """A checked draft order with its lines and totals, not numbered nor added to the session
+    (None when ``errors`` were found). ``known``: records read beforehand, by record and id."""
+    known = known or {}
+    Order = env["sale.order"]
+    customer = _ref(env, "sale.customer", customer_id, "customer_id", errors, required=True,
+                    known=known.get("sale.customer"))
     date_order = _date(date_order, "date_order", errors) or today(env)
     validity = _date(validity_date, "validity_date", errors)
     if validity is None and "validity_date" not in errors:
         validity = date_order + dt.timedelta(days=env.settings("sale")["quotation_validity_days"])
-    term = _ref(env, "sale.payment_term", payment_term_id, "payment_term_id", errors)
-    salesperson = _ref(env, "sale.salesperson", salesperson_id, "salesperson_id", errors)
+    term = _ref(env, "sale.payment_term", payment_term_id, "payment_term_id", errors,
+                known=known.get("sale.payment_term"))
+    salesperson = _ref(env, "sale.salesperson", salesperson_id, "salesperson_id", errors,
+                       known=known.get("sale.salesperson"))
+    if note is not None and not isinstance(note, str):
+        errors.setdefault("note", []).append("expected a text")
     if errors:
-        raise ValidationError(errors)
+        return None
     if salesperson is None:
-        salesperson_id = _own_salesperson_id(env) or customer.salesperson_id
+        own = _own_salesperson_id(env) if own_salesperson is _UNKNOWN else own_salesperson
+        salesperson_id = own or customer.salesperson_id
     order = Order(
         customer=customer, customer_id=customer.id, salesperson_id=salesperson_id,
         date_order=date_order, validity_date=validity, currency=customer.currency or "CNY",
@@ -107,15 +189,14 @@ def create_order(env, *, customer_id, lines, date_order=None, validity_date=None
     )
     if not isinstance(lines, list) or not lines:
         errors["lines"] = ["an order needs at least one line"]
-        raise ValidationError(errors)
+        return None
     plan = _plan_lines(env, order, lines, errors, existing={})
     if errors:
-        raise ValidationError(errors)
+        return None
     order.lines = _apply_lines(env, plan)
-    order.number = order_number(env, date_order)
-    env.session.add(order)
-    order.compute_amounts()
-    env.session.flush()
+    with env.session.no_autoflush:  # not flushed before the caller numbers it
+        env.session.add(order)
+        order.compute_amounts()
     return order
 
 
@@ -320,6 +401,14 @@ def fire_order_trigger(env, order, trigger: str, comment: str | None = None):
     return order.fire(trigger, comment=comment)
 
 
+def approve_orders(env, orders) -> list[Outcome]:
+    """Approve many orders at once (the list's "approve" action): each is checked as alone,
+    after the ones before it (a credit limit shared by two of them is not passed twice), and
+    either all move or none does: ``TransitionBlocked`` names every order refused and why.
+    An order that still needs an approval level gets it recorded (``done`` False)."""
+    return env.fire_many(list(orders), "approve")
+
+
 # -- input parsing -----------------------------------------------------------------------------
 
 
@@ -336,7 +425,9 @@ def _own_salesperson_statement(env):
     return select(Salesperson.id).where(Salesperson.user_id == bindparam("user_id"))
 
 
-def _ref(env, record: str, ident, key: str, errors: dict, *, required: bool = False):
+def _ref(env, record: str, ident, key: str, errors: dict, *, required: bool = False,
+         known: dict | None = None):
+    """The record ``ident`` names (``known``: read beforehand by ``env.get_many``)."""
     if ident is None or ident == "":
         if required:
             errors.setdefault(key, []).append("required")
@@ -344,6 +435,10 @@ def _ref(env, record: str, ident, key: str, errors: dict, *, required: bool = Fa
     number = _int(ident, key, errors)
     if number is None:
         return None
+    if known is not None:
+        if number not in known:
+            errors.setdefault(key, []).append(f"no {record} {number}")
+        return known.get(number)
     try:
         return env.get(record, number)
     except NotFound:
@@ -462,16 +557,13 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
         parsed.append(item)
 
     product_ids = {item["product_id"] for item in parsed if item.get("product_id") is not None}
-    products: dict[int, Any] = {}
     # the taxes read are kept for the transaction: order.compute_amounts() finds them in the
     # session instead of reading them again
     taxes = env.session.info.setdefault("sale.taxes_read", {})
-    if product_ids:  # the products with their taxes: one SELECT
-        stmt = queries.built(env, "sale.product.with_tax", _products_statement)
-        for product, tax in env.session.execute(stmt, {"ids": list(product_ids)}):
-            products[product.id] = product
-            if tax is not None:
-                taxes[tax.id] = tax
+    read = env.session.info.get("sale.products_read", {})
+    products: dict[int, Any] = {i: read[i] for i in product_ids if i in read}
+    if product_ids - set(products):  # the products with their taxes: one SELECT
+        products.update(_prefetch_products(env, product_ids - set(products)))
     tax_ids = {item["tax_id"] for item in parsed
                if item.get("tax_id") is not None and item["tax_id"] is not NO_TAX}
     tax_ids |= {p.tax_id for p in products.values() if p.tax_id is not None}
@@ -560,6 +652,22 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
     return plan
 
 
+def _prefetch_products(env, idents) -> dict[int, Any]:
+    """Read products with their taxes in one SELECT (as the user) and keep them for the
+    transaction (``create_orders`` reads every order's products at once)."""
+    wanted = {i for i in idents if isinstance(i, int) and not isinstance(i, bool)}
+    read = env.session.info.setdefault("sale.products_read", {})
+    taxes = env.session.info.setdefault("sale.taxes_read", {})
+    found = {}
+    if wanted:
+        stmt = queries.built(env, "sale.product.with_tax", _products_statement)
+        for product, tax in env.session.execute(stmt, {"ids": list(wanted)}):
+            found[product.id] = read[product.id] = product
+            if tax is not None:
+                taxes[tax.id] = tax
+    return found
+
+
 def _products_statement(env):
     Product, Tax = env["sale.product"], env["sale.tax"]
     return (select(Product, Tax).outerjoin(Tax, Tax.id == Product.tax_id)
@@ -592,5 +700,5 @@ def _set(obj, key: str, value) -> None:
         setattr(obj, key, value)
 
 
-__all__ = ["create_order", "update_order", "copy_order", "amend_order", "cancel_order",
+__all__ = ["create_order", "create_orders", "approve_orders", "update_order", "copy_order", "amend_order", "cancel_order",
            "fire_order_trigger", "get_order", "diff_snapshots"]

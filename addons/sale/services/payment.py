@@ -132,14 +132,10 @@ def _discount_lines(p: _Planned, customer_id: int) -> list[dict[str, Any]]:
     return lines
 
 
-def register_payment(env, *, customer_id: int, amount: Any, method: str,
-                     date: dt.date | None = None, reference: str | None = None,
-                     allocations: list[dict] | None = None, note: str | None = None,
-                     currency: str | None = None):
-    """Record a payment and allocate it (see the module docstring). Invalid input is a
-    ``ValidationError`` naming each field (``allocations.1.amount``...)."""
-    env.check_access("sale.payment", "create")
-    errors: dict[str, list[str]] = {}
+def _checked_input(errors: dict, amount, method, date, reference, allocations
+                   ) -> tuple[Decimal | None, list[tuple[int, int, Decimal]]]:
+    """The amount and the wanted allocations ``(index, invoice id, amount)``, checked (the
+    problems go to ``errors``, by field)."""
     amount = _money(errors, "amount", amount)
     if method not in METHODS:
         errors["method"] = [f"must be one of {', '.join(METHODS)}"]
@@ -147,7 +143,7 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         errors["date"] = ["must be a date"]
     if reference is not None and len(str(reference)) > 64:
         errors["reference"] = ["at most 64 characters"]
-    wanted: list[tuple[int, int, Decimal]] = []  # (index, invoice id, amount)
+    wanted: list[tuple[int, int, Decimal]] = []
     if allocations is not None:
         if not isinstance(allocations, list):
             errors["allocations"] = ["must be a list of {invoice_id, amount}"]
@@ -170,6 +166,39 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
             if allocated > amount:
                 errors["allocations"] = [f"allocate at most the amount paid ({amount}); "
                                          f"{allocated} allocated"]
+    return amount, wanted
+
+
+def _plan_allocations(env, errors: dict, customer, currency: str, date: dt.date,
+                      wanted: list[tuple[int, int, Decimal]], invoices: dict[int, Any]) -> list:
+    """What each wanted allocation does (``_Planned``), against ``invoices`` (the customer's
+    open posted invoices, locked, by id); problems go to ``errors``."""
+    plan = []
+    for i, invoice_id, value in wanted:
+        invoice = invoices.get(invoice_id)
+        if invoice is None or Decimal(invoice.amount_residual) <= 0:
+            errors[f"allocations.{i}.invoice_id"] = [
+                f"not an open posted invoice of customer {customer.code}"]
+        elif invoice.currency != currency:
+            errors[f"allocations.{i}.invoice_id"] = [
+                f"invoice {invoice.number} is in {invoice.currency}, the payment in {currency}"]
+        elif value > Decimal(invoice.amount_residual):
+            errors[f"allocations.{i}.amount"] = [
+                f"more than the {invoice.amount_residual} open on {invoice.number}"]
+        else:
+            plan.append(_planned(env, invoice, value, date))
+    return plan
+
+
+def register_payment(env, *, customer_id: int, amount: Any, method: str,
+                     date: dt.date | None = None, reference: str | None = None,
+                     allocations: list[dict] | None = None, note: str | None = None,
+                     currency: str | None = None):
+    """Record a payment and allocate it (see the module docstring). Invalid input is a
+    ``ValidationError`` naming each field (``allocations.1.amount``...)."""
+    env.check_access("sale.payment", "create")
+    errors: dict[str, list[str]] = {}
+    amount, wanted = _checked_input(errors, amount, method, date, reference, allocations)
     if errors:
         raise ValidationError(errors)
     customer = env.get("sale.customer", customer_id)
@@ -177,25 +206,13 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
     date = date or today(env)
 
     # what goes where
-    plan: list[tuple[Any, Decimal]] = []
     if allocations is not None:
-        invoices = {inv.id: inv for inv in _open_invoices(env, customer.id, [i for _, i, _ in wanted])}
-        for i, invoice_id, value in wanted:
-            invoice = invoices.get(invoice_id)
-            if invoice is None:
-                errors[f"allocations.{i}.invoice_id"] = [
-                    f"not an open posted invoice of customer {customer.code}"]
-            elif invoice.currency != currency:
-                errors[f"allocations.{i}.invoice_id"] = [
-                    f"invoice {invoice.number} is in {invoice.currency}, the payment in {currency}"]
-            elif value > Decimal(invoice.amount_residual):
-                errors[f"allocations.{i}.amount"] = [
-                    f"more than the {invoice.amount_residual} open on {invoice.number}"]
-            else:
-                plan.append(_planned(env, invoice, value, date))
+        plan = _plan_allocations(env, errors, customer, currency, date, wanted, {
+            inv.id: inv for inv in _open_invoices(env, customer.id, [i for _, i, _ in wanted])})
         if errors:
             raise ValidationError(errors)
     else:
+        plan = []
         left = amount
         for invoice in _open_invoices(env, customer.id):
             if left <= 0:
@@ -223,19 +240,120 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
     env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
                                     discount=p.discount, date=date) for p in plan])
     env.session.flush()
-    label = f"Payment {payment.number}" + (f" ({reference})" if reference else "")
-    lines = [{"account": journal.METHOD_ACCOUNT[method], "debit": amount},
-             {"account": "receivable", "credit": amount, "customer_id": customer.id}]
-    for p in plan:
-        if p.discount:
-            lines += _discount_lines(p, customer.id)
-    journal.post_entry(env, date=date, source_record="sale.payment", source_id=payment.id,
-                       label=label, lines=lines)
+    journal.post_entries(env, [_payment_entry(payment, customer.id, plan, reference)])
     settle_documents(env, [p.invoice for p in plan])
     env.session.flush()
     env.hook.sale_customer_balance_changed(customer_id=customer.id, reason="payment",
                                            record=payment, env=env)
     return payment
+
+
+_PAYMENT_KEYS = frozenset({"customer_id", "amount", "method", "date", "reference", "allocations",
+                           "note", "currency"})
+
+
+def register_payments(env, specs: list[dict]) -> list:
+    """Record many payments at once (a bank statement import, finance's "pay selected"), all
+    or nothing: each spec holds ``register_payment``'s keyword arguments and must allocate
+    (``allocations``); errors are keyed by the spec's position (``2.allocations.0.amount``).
+    Payments are planned in order on the same invoices (two paying one invoice see each
+    other), then written together: one flush for payments and allocations, the payment and
+    journal numbers in one block per year, one INSERT for the entries and one for their lines,
+    and the invoices and orders settled together. Returns the payments in the specs' order."""
+    env.check_access("sale.payment", "create")
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise ValidationError({"payments": ["expected a list of payments"]})
+    errors: dict[str, list[str]] = {}
+    checked = []
+    for i, spec in enumerate(specs):
+        found: dict[str, list[str]] = {}
+        for unknown in sorted(set(spec) - _PAYMENT_KEYS):
+            found[unknown] = ["unknown field"]
+        if spec.get("allocations") is None:
+            found["allocations"] = ["required when payments are registered together"]
+        entry = _checked_input(found, spec.get("amount"), spec.get("method"), spec.get("date"),
+                               spec.get("reference"), spec.get("allocations"))
+        errors.update((f"{i}.{key}", messages) for key, messages in found.items())
+        checked.append(entry)
+    if errors:
+        raise ValidationError(errors)
+    customers = env.get_many("sale.customer", {spec.get("customer_id") for spec in specs})
+    Invoice = env["sale.invoice"]
+    invoice_ids = sorted({ident for _amount, wanted in checked for _i, ident, _v in wanted})
+    invoices = {inv.id: inv for inv in lock_rows(env, "sale.invoice", Invoice.id.in_(invoice_ids),
+                                                 order_by=[Invoice.id])} if invoice_ids else {}
+    plans = []
+    for i, (spec, (amount, wanted)) in enumerate(zip(specs, checked, strict=True)):
+        customer = customers.get(_as_int(spec.get("customer_id")))
+        if customer is None:
+            errors[f"{i}.customer_id"] = [f"no sale.customer {spec.get('customer_id')}"]
+            continue
+        currency = (spec.get("currency") or customer.currency or "CNY").upper()
+        date = spec.get("date") or today(env)
+        found = {}
+        plan = _plan_allocations(env, found, customer, currency, date, wanted, {
+            ident: inv for ident, inv in invoices.items()
+            if inv.customer_id == customer.id and inv.kind == "invoice" and inv.state == "posted"})
+        errors.update((f"{i}.{key}", messages) for key, messages in found.items())
+        for p in plan:  # the next payment of the batch sees what this one leaves open
+            set_residual(p.invoice, Decimal(p.invoice.amount_residual) - p.amount - p.discount)
+        plans.append((customer, currency, date, amount, plan))
+    if errors:
+        for invoice in invoices.values():  # the residuals planned are not kept
+            env.session.expire(invoice)
+        raise ValidationError(errors)
+    Payment, Allocation = env["sale.payment"], env["sale.payment.allocation"]
+    years: dict[int, list[int]] = {}
+    for i, (_customer, _currency, date, _amount, _plan) in enumerate(plans):
+        years.setdefault(date.year, []).append(i)
+    numbers: dict[int, int] = {}
+    with env.sudo():
+        for year, indexes in years.items():
+            numbers.update(zip(indexes, env.next_numbers("sale.payment", str(year), len(indexes)),
+                               strict=True))
+    payments = []
+    for i, ((customer, currency, date, amount, plan), spec) in enumerate(zip(plans, specs, strict=True)):
+        allocated = sum((p.amount for p in plan), ZERO)
+        payment = Payment(
+            number=f"PAY/{date.year}/{numbers[i]:06d}", state="posted", customer_id=customer.id,
+            method=spec["method"], date=date, amount=amount, currency=currency,
+            reference=spec.get("reference") or None, note=spec.get("note"),
+            amount_unallocated=amount - allocated)
+        env.session.add(payment)
+        env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
+                                        discount=p.discount, date=date) for p in plan])
+        payments.append(payment)
+    env.session.flush()
+    journal.post_entries(env, [
+        _payment_entry(payment, customer.id, plan, spec.get("reference"))
+        for payment, (customer, _c, _d, _a, plan), spec in zip(payments, plans, specs, strict=True)])
+    settle_documents(env, list({id(p.invoice): p.invoice for *_rest, plan in plans
+                                for p in plan}.values()))
+    env.session.flush()
+    for payment in payments:
+        env.hook.sale_customer_balance_changed(customer_id=payment.customer_id, reason="payment",
+                                               record=payment, env=env)
+    return payments
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _payment_entry(payment, customer_id: int, plan, reference) -> dict[str, Any]:
+    """The journal entry of a payment (``journal.post_entries`` spec): debit bank or cash,
+    credit the receivable, and each early-payment discount."""
+    label = f"Payment {payment.number}" + (f" ({reference})" if reference else "")
+    lines = [{"account": journal.METHOD_ACCOUNT[payment.method], "debit": payment.amount},
+             {"account": "receivable", "credit": payment.amount, "customer_id": customer_id}]
+    for p in plan:
+        if p.discount:
+            lines += _discount_lines(p, customer_id)
+    return {"date": payment.date, "source_record": "sale.payment", "source_id": payment.id,
+            "label": label, "lines": lines}
 
 
 def customer_credit(env, customer_id: int) -> Decimal:

@@ -61,6 +61,49 @@ def record_shipment(env, order, quantities=None, date=None, reference=None, note
     return shipment
 
 
+def record_shipments(env, orders, date=None, reference=None):
+    """Ship everything that remains of each approved order (the warehouse's "ship selected"
+    action), all or nothing: every order is checked (state, ``sale_shipment_blockers``) before
+    anything is written, and a refusal names each order refused. Then one shipment per order,
+    their lines, the ledgers (one UPDATE for all) and ``ship`` fired on all the orders together
+    (``fire_many``). Returns the shipments, in the orders' order."""
+    env.check_access("sale.shipment", "create")
+    orders = list(orders)
+    if not orders:
+        return []
+    _lock_many(env, orders)
+    errors: dict[str, list[str]] = {}
+    ship_date = _date(date, "date", errors) or today(env)
+    if reference is not None and (not isinstance(reference, str) or len(reference) > 64):
+        errors.setdefault("reference", []).append("a text of at most 64 characters")
+    refused: dict[int, list[str]] = {}
+    plans = []
+    for i, order in enumerate(orders):
+        if order.state != "approved":
+            refused[i] = [f"only an approved order can be shipped (it is {order.state})"]
+            continue
+        found: dict[str, list[str]] = {}
+        wanted = _quantities(order, order.lines, None, found)
+        if found:
+            errors.update((f"{i}.{key}", messages) for key, messages in found.items())
+            continue
+        reasons: list[str] = []
+        for answer in env.hook.sale_shipment_blockers(order=order, quantities=dict(wanted), env=env):
+            reasons.extend(r for r in answer or [] if r not in reasons)
+        if reasons:
+            refused[i] = reasons
+            continue
+        plans.append((order, wanted))
+    if errors:
+        raise ValidationError(errors)
+    if refused:
+        raise TransitionBlocked.many(orders, "ship", refused)
+    shipments = _write_many(env, "delivery", plans, ship_date, reference, None)
+    type(orders[0]).ledger_add_many(env, "qty_shipped", plans, refresh=False)
+    env.fire_many([order for order, _wanted in plans], "ship")
+    return shipments
+
+
 def record_return(env, order, quantities, date=None, reference=None, note=None):
     """Record goods that came back: ``quantities`` ({sale_line_id: qty}, at most what was
     shipped and not returned yet) are added to the lines' ``qty_returned`` (the warehouse's job,
@@ -84,24 +127,31 @@ def record_return(env, order, quantities, date=None, reference=None, note=None):
 
 
 def _write(env, order, kind, wanted, date, reference, note):
-    """The shipment (through the session: access, validation, audit) and its lines with one
-    executemany, whatever their number (the quantities were checked positive by the caller;
-    the right to create lines is checked here), as invoices and their lines are written."""
+    return _write_many(env, kind, [(order, wanted)], date, reference, note)[0]
+
+
+def _write_many(env, kind, plans, date, reference, note) -> list:
+    """The shipments of ``plans`` (``(order, {sale_line_id: qty})``) through the session
+    (access, validation, audit: one flush) and all their lines with one executemany, whatever
+    their number (the quantities were checked positive by the caller; the right to create
+    lines is checked here), as invoices and their lines are written."""
     Shipment, ShipmentLine = env["sale.shipment"], env["sale.shipment.line"]
     env.check_access("sale.shipment.line", "create")
-    shipment = Shipment(order_id=order.id, kind=kind, date=date, reference=reference, note=note,
-                        user_id=env.user_id)
-    env.session.add(shipment)
+    shipments = [Shipment(order_id=order.id, kind=kind, date=date, reference=reference, note=note,
+                          user_id=env.user_id) for order, _wanted in plans]
+    env.session.add_all(shipments)
     env.session.flush()
     now = env.now
     env.session.connection().execute(insert(ShipmentLine.__table__), [
         {"shipment_id": shipment.id, "sale_line_id": line_id, "quantity": qty, "version": 1,
          "created_at": now, "updated_at": now}
+        for shipment, (_order, wanted) in zip(shipments, plans, strict=True)
         for line_id, qty in wanted.items()])
-    env.session.expire(shipment, ["lines"])
-    env.hook.sale_customer_balance_changed(customer_id=order.customer_id, reason=kind,
-                                           record=shipment, env=env)
-    return shipment
+    for shipment, (order, _wanted) in zip(shipments, plans, strict=True):
+        env.session.expire(shipment, ["lines"])
+        env.hook.sale_customer_balance_changed(customer_id=order.customer_id, reason=kind,
+                                               record=shipment, env=env)
+    return shipments
 
 
 def _lock(env, order) -> list:
@@ -113,6 +163,17 @@ def _lock(env, order) -> list:
     version = order.version
     lock_row(env, order)  # SELECT .. FOR UPDATE, re-read (unless it cannot find anything new)
     return order.load_lines(refresh=not loaded or order.version != version)
+
+
+def _lock_many(env, orders) -> None:
+    """Lock the orders' rows (PostgreSQL, in id order; SQLite's write transaction is the lock)
+    and read their lines as committed, in one SELECT each."""
+    from .. import locks
+
+    Order = type(orders[0])
+    if not locks.sqlite_write(env):
+        locks.lock_rows(env, "sale.order", Order.id.in_([o.id for o in orders]), order_by=[Order.id])
+    Order.prefetch(env, orders, refresh=True)
 
 
 def _quantities(order, lines, quantities, errors, *, limits=None,
