@@ -2,6 +2,8 @@
 
     python bench/lifecycle.py --orders 1000 --lines 5                 # services, temp SQLite
     python bench/lifecycle.py --orders 1000 --lines 5 --api           # HTTP (Flask test client)
+    python bench/lifecycle.py --orders 1000 --lines 5 --batch 100     # batch services, 100 a transaction
+    python bench/lifecycle.py --orders 1000 --lines 5 --batch 100 --api  # batch endpoints
     python bench/lifecycle.py --orders 200 --db postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/lifecycle.py --big-order                             # 1 order x 1,000 lines
     python bench/lifecycle.py --orders 300 --profile ship             # cProfile one phase
@@ -11,7 +13,10 @@ a fresh database: a temporary SQLite file, or with ``--db`` a fresh schema of th
 database, dropped afterwards. Master data (customers, products, users) is created untimed. Each
 phase then runs every order in a transaction of its own, as the user whose job it is (like one
 request each): create and approve as a salesperson (totals stay below the first approval level),
-ship as the warehouse, invoice (create + post) and pay as finance.
+ship as the warehouse, invoice (create + post) and pay as finance. With ``--batch SIZE`` each
+phase instead runs SIZE orders per transaction through the batch services (``create_orders``,
+``approve_orders``, ``record_shipments``, ``invoice_orders``, ``register_payments``), or with
+``--api`` SIZE orders per request through the batch endpoints: the list views' mass actions.
 
 Per phase it prints seconds, orders/s and SQL statements per order (every statement the
 engine's cursor executes, counted by a ``before_cursor_execute`` listener; SQLite's ``BEGIN
@@ -256,6 +261,59 @@ class BatchDriver:
                     for inv in invoices])
 
 
+class ApiBatchDriver:
+    """The batch steps through HTTP: ``size`` orders per request (POST /orders/batch,
+    /orders/batch/triggers/approve, /orders/batch/shipments, /invoices/batch, /payments/batch)."""
+
+    def __init__(self, sf: Salesflow, master: Master, size: int):
+        self.master, self.size = master, size
+        self.client = create_app(salesflow=sf).test_client()
+        self.invoices: dict[int, dict] = {}
+
+    batches = BatchDriver.batches
+
+    def _post(self, login: str, path: str, body: dict, expect: int) -> dict:
+        return ApiDriver._post(self, login, path, body, expect)
+
+    def create_many(self, indices: list[int], lines: int) -> list[int]:
+        ids = []
+        for batch in self.batches(indices):
+            body = {"orders": [
+                {"customer_id": self.master.customer_ids[i % len(self.master.customer_ids)],
+                 "lines": [{"product_id": ln["product_id"], "quantity": str(ln["quantity"])}
+                           for ln in order_lines(self.master, i, lines)]} for i in batch]}
+            ids.extend(o["id"] for o in self._post("seller", "/api/v1/orders/batch", body, 201)["orders"])
+        return ids
+
+    def approve_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            outcomes = self._post("seller", "/api/v1/orders/batch/triggers/approve", {"ids": batch},
+                                  200)["outcomes"]
+            if not all(o["done"] for o in outcomes):
+                raise Failed("some orders still need approval levels")
+
+    def ship_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            self._post("warehouse", "/api/v1/orders/batch/shipments", {"ids": batch}, 201)
+
+    def invoice_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            for invoice in self._post("finance", "/api/v1/invoices/batch", {"order_ids": batch},
+                                      201)["invoices"]:
+                self.invoices[invoice["order_id"]] = invoice
+
+    def pay_many(self, ids: list[int]) -> None:
+        for batch in self.batches(ids):
+            payments = []
+            for order_id in batch:
+                invoice = self.invoices[order_id]
+                amount = invoice["amount_residual"]
+                payments.append({"customer_id": invoice["customer_id"], "amount": amount,
+                                 "method": "bank_transfer",
+                                 "allocations": [{"invoice_id": invoice["id"], "amount": amount}]})
+            self._post("finance", "/api/v1/payments/batch", {"payments": payments}, 201)
+
+
 class ApiDriver:
     """The same steps through HTTP: the Flask test client with bearer tokens."""
 
@@ -377,7 +435,7 @@ def summary(orders: int, lines: int, total: float) -> str:
 def run_lifecycle(sf: Salesflow, svc, driver, n: int, lines: int, profile: str | None) -> float:
     counter = StatementCounter(sf.engine)
     ids: list[int] = []
-    if isinstance(driver, BatchDriver):
+    if isinstance(driver, (BatchDriver, ApiBatchDriver)):
         results = [timed("create", n, counter,
                          lambda: ids.extend(driver.create_many(list(range(n)), lines)), profile)]
         for name in PHASES[1:]:
@@ -451,13 +509,13 @@ def main(argv: list[str] | None = None) -> int:
             master = master_data(sf, svc)
             if args.api:
                 issue_tokens(sf, master)
-                driver = ApiDriver(sf, master)
+                driver = ApiBatchDriver(sf, master, args.batch) if args.batch else ApiDriver(sf, master)
             elif args.batch:
                 driver = BatchDriver(sf, svc, master, args.batch)
             else:
                 driver = ServiceDriver(sf, svc, master)
-            mode = "api" if args.api else f"batch services ({args.batch} orders a batch)" if args.batch \
-                else "services"
+            mode = ("api" if args.api else "services") + (
+                f", batches of {args.batch} orders" if args.batch else ", one order per transaction")
             print(f"# {sf.dialect}, addons {','.join(sf.addon_names)}, {mode}, "
                   f"{dt.datetime.now().isoformat(timespec='seconds')}")
             try:

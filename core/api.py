@@ -48,6 +48,8 @@ from core.security import ApiToken, token_digest
 
 API_PREFIX = "/api/v1"
 MAX_PAGE_SIZE = 200
+#: most records one batch request may act on (one transaction; bigger imports go in parts)
+BATCH_MAX = 500
 
 
 @dataclass
@@ -314,7 +316,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(TransitionBlocked)
     def _blocked(exc: TransitionBlocked):
-        return _error(409, "transition_refused", str(exc), trigger=exc.trigger, reasons=exc.reasons)
+        extra = {"refused": {str(i): r for i, r in exc.refused_ids.items()}} if exc.refused else {}
+        return _error(409, "transition_refused", str(exc), trigger=exc.trigger, reasons=exc.reasons,
+                      **extra)
 
     @app.errorhandler(StaleRecord)
     def _stale(exc: StaleRecord):
@@ -435,3 +439,19 @@ def _path_params(path: str) -> list[str]:
     import re
 
     return re.findall(r"{(\w+)}", path)
+
+
+def records_of(env, record: str, ids) -> list:
+    """The records ``ids`` in that order, read in one SELECT (access rights and record rules
+    apply): a batch request's targets. ``NotFound`` names the first id missing or hidden;
+    an id given twice is a 422."""
+    from collections import Counter
+
+    twice = [ident for ident, n in Counter(ids).items() if n > 1]
+    if twice:
+        raise ValidationError({"ids": [f"given twice: {', '.join(map(str, twice))}"]})
+    found = env.get_many(record, ids)
+    for ident in ids:
+        if ident not in found:
+            raise NotFound(record, ident)
+    return [found[ident] for ident in ids]

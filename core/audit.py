@@ -6,9 +6,11 @@ INSERT per flush (``executemany``) into the append-only ``audit_log``.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm.attributes import instance_dict
 
 from core.env import jsonable
 
@@ -16,6 +18,12 @@ if TYPE_CHECKING:
     from core.env import Env
 
 _SKIP = {"updated_at", "version", "created_at", "password_hash"}
+
+
+@functools.cache
+def _audited(cls) -> tuple[str, ...]:
+    """The columns of a record class an audit row of its creation shows."""
+    return tuple(c.key for c in cls.__mapper__.column_attrs if c.key not in _SKIP)
 
 
 class Audit:
@@ -28,11 +36,11 @@ class Audit:
         rows = []
         for obj, action, changes in pending:
             if action == "create":
-                values = {
-                    c.key: [None, jsonable(getattr(obj, c.key))]
-                    for c in type(obj).__mapper__.column_attrs
-                    if c.key not in _SKIP and getattr(obj, c.key) is not None
-                }
+                # from the instance's dict: after the INSERT it holds every column written
+                # (getattr per column costs the ORM's attribute machinery each time)
+                loaded = instance_dict(obj)
+                values = {key: [None, jsonable(loaded[key])] for key in _audited(type(obj))
+                          if loaded.get(key) is not None}
             elif action == "write":
                 values = {k: [jsonable(o), jsonable(n)] for k, (o, n) in changes.items() if k not in _SKIP}
                 if not values:

@@ -235,6 +235,22 @@ class Env:
         return self.sf.sequences.next(self, code, period)
 
     @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A block that writes all or nothing inside the transaction (a savepoint): when it
+        raises, what it wrote and the news it queued for after the commit are dropped, so a
+        caller that catches the error and commits keeps nothing of it."""
+        callbacks = len(self._after_commit)
+        savepoint = self.session.begin_nested()
+        try:
+            yield
+            savepoint.commit()
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            del self._after_commit[callbacks:]
+            raise
+
+    @contextlib.contextmanager
     def numbers_reserved(self, wanted: dict[tuple[str, str], int]) -> Iterator[None]:
         """Take ``wanted`` ({(code, period): count}) gap-free numbers in one statement per
         sequence, for documents that are numbered one by one inside the block (``next_number``
@@ -243,21 +259,16 @@ class Env:
         gap) and rolls the block back."""
         if self._reserved_numbers:
             raise RuntimeError("numbers_reserved blocks do not nest")
-        savepoint = self.session.begin_nested()
         try:
-            for (code, period), count in wanted.items():
-                if count > 0:
-                    last = self.sf.sequences.next(self, code, period, count)
-                    self._reserved_numbers[(code, period)] = list(range(last, last - count, -1))
-            yield
-            unused = {key: len(left) for key, left in self._reserved_numbers.items() if left}
-            if unused:
-                raise RuntimeError(f"numbers reserved and not used (a gap): {unused}")
-            savepoint.commit()
-        except BaseException:
-            if savepoint.is_active:
-                savepoint.rollback()
-            raise
+            with self.atomic():
+                for (code, period), count in wanted.items():
+                    if count > 0:
+                        last = self.sf.sequences.next(self, code, period, count)
+                        self._reserved_numbers[(code, period)] = list(range(last, last - count, -1))
+                yield
+                unused = {key: len(left) for key, left in self._reserved_numbers.items() if left}
+                if unused:
+                    raise RuntimeError(f"numbers reserved and not used (a gap): {unused}")
         finally:
             self._reserved_numbers.clear()
 

@@ -73,6 +73,8 @@ class TransitionBlocked(SalesflowError):
         rid = getattr(record, "id", None)
         #: ``fire_many``: the position of each refused record in the list given -> its reasons
         self.refused: dict[int, list[str]] = {}
+        #: the same by record id
+        self.refused_ids: dict[object, list[str]] = {}
         super().__init__(f"{trigger} refused on {name} {rid}: " + "; ".join(self.reasons))
 
     @classmethod
@@ -83,6 +85,7 @@ class TransitionBlocked(SalesflowError):
                    for reason in found]
         error = cls(first, trigger, reasons)
         error.refused = refused
+        error.refused_ids = {getattr(records[i], "id", i): found for i, found in refused.items()}
         return error
 
 

@@ -4,6 +4,8 @@
   before the commit (``services.credit``).
 * ``workflow_lock_rows``: ``approve``, ``release_credit``, ``reject_credit`` of an order lock
   the customer's exposure row (one row per customer) and compute the credit check under it.
+* ``workflow_prefetch``: orders approved or shipped together lock their customers' rows
+  first, in customer id order (no deadlock between two batches).
 * ``sale_shipment_blockers``: the same check (locked) before every shipment.
 * ``workflow_transition_done``: a release counts the order; release and rejection are recorded.
 * ``record_validate``: only credit managers change credit profiles; customer merges resync
@@ -41,6 +43,16 @@ def workflow_lock_rows(record, trigger, env):
 
 
 @hookimpl
+def workflow_prefetch(records, trigger, env):
+    """Many orders approved or shipped at once: their customers' exposure rows locked up front,
+    in customer id order (``workflow_lock_rows`` then finds them locked)."""
+    if getattr(records[0], "__record__", "") != "sale.order" or credit.skipping(env):
+        return
+    if trigger == "approve" or (trigger == "ship" and env.settings("sale_credit")["check_on_ship"]):
+        credit.lock_customers(env, [r.customer_id for r in records])
+
+
+@hookimpl
 def sale_shipment_blockers(order, quantities, env):
     if not env.settings("sale_credit")["check_on_ship"] or credit.skipping(env):
         return []
@@ -59,17 +71,8 @@ def sale_shipment_blockers(order, quantities, env):
     return list(check.reasons)
 
 
-def _comment(env, record, trigger) -> str | None:
-    """The comment of the ``workflow.log`` row this transition just added."""
-    for obj in env.session.new:
-        if getattr(obj, "__record__", "") == "workflow.log" and obj.record_id == record.id \
-                and obj.trigger == trigger:
-            return obj.comment
-    return None
-
-
 @hookimpl
-def workflow_transition_done(record, trigger, source, dest, env):
+def workflow_transition_done(record, trigger, source, dest, env, comment):
     if getattr(record, "__record__", "") != "sale.order":
         return
     credit.order_moved(env, record, dest)
@@ -81,7 +84,7 @@ def workflow_transition_done(record, trigger, source, dest, env):
             credit.note_change(env, record, record.customer_id)
         credit.record_decision(
             env, check, outcome="released" if trigger == "release_credit" else "rejected",
-            trigger=trigger, state_after=dest, comment=_comment(env, record, trigger))
+            trigger=trigger, state_after=dest, comment=comment)
         credit.forget_check(env, record, trigger)
 
 

@@ -62,8 +62,9 @@ def workflow_prefetch(records, trigger, env):
 
 
 @hookspec
-def workflow_transition_done(record, trigger, source, dest, env):
-    """React inside the transaction, after ``record`` moved ``source -> dest``.
+def workflow_transition_done(record, trigger, source, dest, env, comment):
+    """React inside the transaction, after ``record`` moved ``source -> dest``; ``comment``
+    is the one given to the trigger (None without).
 
     Use it for work that must commit or roll back with the transition (create a document,
     reserve stock). Raising aborts the whole transition. For after-commit news use the

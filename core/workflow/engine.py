@@ -220,11 +220,14 @@ class Workflows:
         env.session.flush()  # the user's own pending changes are checked as the user
         env.hook.workflow_prefetch(records=records, trigger=trigger, env=env)
         given = _given_approvals(env, wf, records, trigger)
+        logs: list[dict] = []
         if len(records) == 1:
-            outcome, reasons = self._fire_one(env, wf, records[0], trigger, comment, params, given)
+            outcome, reasons = self._fire_one(env, wf, records[0], trigger, comment, params, given,
+                                              logs)
             if outcome is None:
                 raise TransitionBlocked(records[0], trigger, reasons)
             with env.sudo():  # the engine's own writes (the log, actions of other addons)
+                _write_logs(env, logs)
                 env.session.flush()
             if outcome.done:
                 _send_after_commit(env, wf.record, records[0].id, trigger, outcome.source,
@@ -233,43 +236,50 @@ class Workflows:
         outcomes: list[Outcome] = []
         refused: dict[int, list[str]] = {}
         batched = _batch_actions(wf, trigger)
-        callbacks = len(env._after_commit)
-        savepoint = env.session.begin_nested()
         try:
-            for index, record in enumerate(records):
-                outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, given,
-                                                  batched)
-                if outcome is None:
-                    refused[index] = reasons
-                outcomes.append(outcome)
-            if refused:
-                raise TransitionBlocked.many(records, trigger, refused)
-            moved = [(r, o) for r, o in zip(records, outcomes, strict=True) if o.done]
-            for name in batched:
-                having = [r for r, o in moved
-                          if any(name in t.after for t in wf.by_trigger[trigger]
-                                 if t.dest == o.dest and o.source in t.source)]
-                if having:
-                    with env.sudo():
-                        getattr(wf.cls, f"{name}_many")(having, **params)
-            with env.sudo():
-                savepoint.commit()  # flushes every record's writes at once
+            with env.atomic():
+                self._fire_all(env, wf, records, trigger, comment, params, given, logs, batched,
+                               outcomes, refused)
         except BaseException:
-            if savepoint.is_active:
-                savepoint.rollback()
             for record in records:
                 env._fired.pop(id(record), None)
-            del env._after_commit[callbacks:]  # news of what was rolled back
             raise
         for record, outcome in zip(records, outcomes, strict=True):
             if outcome.done:
                 _send_after_commit(env, wf.record, record.id, trigger, outcome.source, outcome.dest)
         return outcomes
 
+    def _fire_all(self, env: Env, wf: CompiledWorkflow, records: list, trigger: str, comment,
+                  params, given, logs: list[dict], batched: frozenset[str],
+                  outcomes: list, refused: dict) -> None:
+        """``fire_many``'s steps inside its savepoint: each record checked and moved, then the
+        batch forms of the after actions, the log rows and one flush."""
+        for index, record in enumerate(records):
+            outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, given,
+                                              logs, batched)
+            if outcome is None:
+                refused[index] = reasons
+            outcomes.append(outcome)
+        if refused:
+            raise TransitionBlocked.many(records, trigger, refused)
+        moved = [(r, o) for r, o in zip(records, outcomes, strict=True) if o.done]
+        for name in batched:
+            having = [r for r, o in moved
+                      if any(name in t.after for t in wf.by_trigger[trigger]
+                             if t.dest == o.dest and o.source in t.source)]
+            if having:
+                with env.sudo():
+                    getattr(wf.cls, f"{name}_many")(having, **params)
+        with env.sudo():
+            _write_logs(env, logs)
+            env.session.flush()  # every record's writes at once
+
     def _fire_one(self, env: Env, wf: CompiledWorkflow, record, trigger: str, comment, params,
-                  given, batched: frozenset[str] = frozenset()) -> tuple[Outcome | None, list[str]]:
-        """Check ``record`` and move it (not flushed); ``(None, reasons)`` when refused. Its
-        rows are locked here, just before its check (after the records before it moved)."""
+                  given, logs: list[dict], batched: frozenset[str] = frozenset()
+                  ) -> tuple[Outcome | None, list[str]]:
+        """Check ``record`` and move it (not flushed; its log row goes to ``logs``);
+        ``(None, reasons)`` when refused. Its rows are locked here, just before its check
+        (after the records before it moved)."""
         source = getattr(record, wf.field)
         candidates = wf.candidates(trigger, source)
         if not candidates:
@@ -301,14 +311,12 @@ class Workflows:
             event = wf.machine.events[trigger]
             if not event.trigger(record, _chosen=chosen, params=params, _batched=batched):
                 return None, ["the state machine refused the transition"]
-            env.session.add(
-                env["workflow.log"](
-                    record=wf.record, record_id=record.id, trigger=trigger, source=source,
-                    dest=chosen.dest, user_id=env.user_id, comment=comment,
-                )
-            )
+            logs.append({"record": wf.record, "record_id": record.id, "trigger": trigger,
+                         "source": source, "dest": chosen.dest, "user_id": env.user_id,
+                         "comment": comment})
             env.hook.workflow_transition_done(
-                record=record, trigger=trigger, source=source, dest=chosen.dest, env=env
+                record=record, trigger=trigger, source=source, dest=chosen.dest, env=env,
+                comment=comment,
             )
         done_by = [approval_state.to_give.role] if approval_state and approval_state.to_give else []
         return Outcome(trigger, source, chosen.dest, True, done_by, []), []
@@ -386,6 +394,18 @@ def _as_reasons(answer: Any, guard: str) -> list[str]:
     if isinstance(answer, str):
         return [answer]
     return [str(a) for a in answer]
+
+
+def _write_logs(env: Env, logs: list[dict]) -> None:
+    """The ``workflow.log`` rows, with one INSERT (executemany): an append-only system record
+    written only here, so no ORM object is needed for it."""
+    if not logs:
+        return
+    from sqlalchemy import insert
+
+    now = env.now
+    env.session.connection().execute(insert(env["workflow.log"].__table__), [
+        {**row, "at": now, "created_at": now, "updated_at": now, "version": 1} for row in logs])
 
 
 def _batch_actions(wf: CompiledWorkflow, trigger: str) -> frozenset[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import request
 from marshmallow import Schema, fields, validate
 
-from core.api import check_if_match, paginate
+from core.api import BATCH_MAX, check_if_match, paginate, records_of
 from core.errors import ValidationError
 
 from ..models.invoice import KINDS
@@ -174,6 +174,26 @@ def invoice_list(env):
 def invoice_create(env, data):
     order = env.get("sale.order", data["order_id"])
     return svc.create_invoice(env, order, date=data["date"], note=data["note"])
+
+
+class InvoiceBatchInSchema(Schema):
+    order_ids = fields.List(fields.Integer(), required=True,
+                            validate=validate.Length(min=1, max=BATCH_MAX))
+    date = fields.Date(load_default=None, metadata={"description": "default: the posting date"})
+    post = fields.Boolean(load_default=True, metadata={"description": "post them too"})
+
+
+class InvoiceBatchSchema(Schema):
+    invoices = fields.List(fields.Nested(InvoiceListSchema))
+
+
+@bp.endpoint("/invoices/batch", methods=["POST"], body=InvoiceBatchInSchema,
+             response=InvoiceBatchSchema, status=201, idempotent=True, tag=TAG,
+             summary="Invoice many orders at once (and post the invoices), all or none: 409 "
+                     "lists every order refused")
+def invoice_create_many(env, data):
+    found = records_of(env, "sale.order", data["order_ids"])
+    return {"invoices": svc.invoice_orders(env, found, date=data["date"], post=data["post"])}
 
 
 @bp.endpoint("/invoices/<int:invoice_id>", summary="Get an invoice with its lines", tag=TAG,

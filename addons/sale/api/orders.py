@@ -26,7 +26,7 @@ from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api import check_if_match, paginate
+from core.api import BATCH_MAX, check_if_match, paginate, records_of
 from core.config import DecimalString
 from core.errors import ValidationError
 
@@ -198,6 +198,59 @@ class LogSchema(Schema):
     comment = fields.String(allow_none=True)
 
 
+class OrderBatchInSchema(Schema):
+    orders = fields.List(fields.Nested(OrderInSchema), required=True,
+                         validate=validate.Length(min=1, max=BATCH_MAX))
+
+
+class OrderBatchSchema(Schema):
+    orders = fields.List(fields.Nested(OrderSchema))
+
+
+class BatchIdsSchema(Schema):
+    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=BATCH_MAX),
+                      metadata={"description": "order ids, acted on in this order"})
+    comment = fields.String(allow_none=True)
+
+
+class OutcomeSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    state = fields.String()
+    version = fields.Integer()
+    trigger = fields.String()
+    source = fields.String()
+    dest = fields.String(allow_none=True)
+    done = fields.Boolean()
+    approvals_given = fields.List(fields.String())
+    approvals_pending = fields.List(fields.String())
+
+
+class OutcomeBatchSchema(Schema):
+    outcomes = fields.List(fields.Nested(OutcomeSchema))
+
+
+class ShipmentBatchInSchema(Schema):
+    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=BATCH_MAX),
+                      metadata={"description": "approved orders to ship in full"})
+    date = fields.Date(allow_none=True)
+    reference = fields.String(allow_none=True, validate=validate.Length(max=64))
+
+
+class ShipmentBriefSchema(Schema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    kind = fields.String()
+    date = fields.Date()
+    reference = fields.String(allow_none=True)
+    order_state = fields.Function(lambda shipment: g.env.session.get(
+        g.env["sale.order"], shipment.order_id).state)
+
+
+class ShipmentBatchSchema(Schema):
+    shipments = fields.List(fields.Nested(ShipmentBriefSchema))
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -250,6 +303,41 @@ def list_orders(env):
              status=201, idempotent=True, summary="Create a draft order (quotation)", tag=TAG)
 def create_order(env, data):
     return orders.create_order(env, **data)
+
+
+@bp.endpoint("/orders/batch", methods=["POST"], body=OrderBatchInSchema, response=OrderBatchSchema,
+             status=201, idempotent=True, tag=TAG,
+             summary="Create many draft orders at once, all or none (422 keys start with "
+                     "orders.<position>)")
+def create_orders(env, data):
+    try:
+        return {"orders": orders.create_orders(env, [dict(o) for o in data["orders"]])}
+    except ValidationError as exc:
+        raise ValidationError({f"orders.{key}": messages for key, messages in exc.errors.items()}) \
+            from None
+
+
+@bp.endpoint("/orders/batch/triggers/<trigger>", methods=["POST"], body=BatchIdsSchema,
+             response=OutcomeBatchSchema, tag=TAG,
+             summary="Fire a workflow trigger on many orders, all or none: 409 lists every order "
+                     "refused (refused: {id: reasons}); cancel and amend are per order")
+def fire_trigger_many(env, data, trigger):
+    if trigger in ("cancel", "amend"):
+        raise ValidationError({"trigger": [f"{trigger} takes a reason per order: use "
+                                           f"/orders/<id>/triggers/{trigger}"]})
+    found = records_of(env, "sale.order", data["ids"])
+    outcomes = env.fire_many(found, trigger, comment=data.get("comment"))
+    return {"outcomes": [{"id": o.id, "number": o.number, "state": o.state, "version": o.version,
+                          **outcome.as_dict()} for o, outcome in zip(found, outcomes, strict=True)]}
+
+
+@bp.endpoint("/orders/batch/shipments", methods=["POST"], body=ShipmentBatchInSchema,
+             response=ShipmentBatchSchema, status=201, idempotent=True, tag=TAG,
+             summary="Ship what is left of many approved orders, all or none (warehouse)")
+def create_shipments(env, data):
+    found = records_of(env, "sale.order", data["ids"])
+    return {"shipments": shipments.record_shipments(env, found, date=data.get("date"),
+                                                    reference=data.get("reference"))}
 
 
 @bp.endpoint("/orders/<int:order_id>", summary="Get an order with its lines and triggers",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api import paginate
+from core.api import BATCH_MAX, paginate
+from core.errors import ValidationError
 
 from ..services import payment as svc
 from . import bp
@@ -65,6 +66,15 @@ class PaymentCreateSchema(Schema):
         metadata={"description": "[{invoice_id, amount}]; left out: oldest due invoices first"})
 
 
+class PaymentBatchInSchema(Schema):
+    payments = fields.List(fields.Nested(PaymentCreateSchema), required=True,
+                           validate=validate.Length(min=1, max=BATCH_MAX))
+
+
+class PaymentBatchSchema(Schema):
+    payments = fields.List(fields.Nested(PaymentListSchema))
+
+
 @bp.endpoint("/payments", summary="List payments", tag=TAG, response=PaymentListSchema,
              query={"customer_id": "customer", "method": "cash/cheque/bank_transfer/electronic",
                     "date_from": "on or after (YYYY-MM-DD)", "date_to": "on or before",
@@ -95,6 +105,24 @@ def payment_list(env):
         },
         default_sort="-date",
     )
+
+
+@bp.endpoint("/payments/batch", methods=["POST"], body=PaymentBatchInSchema,
+             response=PaymentBatchSchema, status=201, idempotent=True, tag=TAG,
+             summary="Register many allocated payments at once, all or none (a bank statement); "
+                     "422 keys start with payments.<position>")
+def payment_create_many(env, data):
+    specs = []
+    for spec in data["payments"]:
+        spec = {k: v for k, v in spec.items() if v is not None}
+        if spec.get("allocations") is not None:
+            spec["allocations"] = [dict(a) for a in spec["allocations"]]
+        specs.append(spec)
+    try:
+        return {"payments": svc.register_payments(env, specs)}
+    except ValidationError as exc:
+        raise ValidationError({f"payments.{key}": messages for key, messages in exc.errors.items()}) \
+            from None
 
 
 @bp.endpoint("/payments", methods=["POST"], body=PaymentCreateSchema, response=PaymentSchema,

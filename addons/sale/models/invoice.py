@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
 
@@ -26,6 +26,8 @@ class Invoice:
     __tablename__ = "sale_invoice"
     __audit__ = True
     __posted_states__ = ("posted", "paid")
+    #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
     #: what may still change on a posted invoice: its settlement
     __mutable_when_posted__ = frozenset({"state", "amount_residual", "payment_status"})
 

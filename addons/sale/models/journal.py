@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
 
@@ -45,6 +45,8 @@ class JournalEntry:
 
     __tablename__ = "sale_journal_entry"
     __append_only__ = True
+    #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     #: gap-free per year: JE/2026/000001
     number: Mapped[str] = mapped_column(String(32), unique=True)

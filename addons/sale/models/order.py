@@ -174,6 +174,8 @@ def _amount(value: Decimal | None) -> str | None:
 class SaleOrder:
     __tablename__ = "sale_order"
     __audit__ = True
+    #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     @declared_attr.directive
     def __table_args__(cls):  # new objects per app: a schema item belongs to one table

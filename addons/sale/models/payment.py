@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
 
@@ -27,6 +27,8 @@ class Payment:
     __audit__ = True
     __posted_states__ = ("posted",)
     __mutable_when_posted__ = frozenset({"amount_unallocated"})
+    #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     #: gap-free per year: PAY/2026/000001
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -63,6 +65,8 @@ class Payment:
 class PaymentAllocation:
     __tablename__ = "sale_payment_allocation"
     __append_only__ = True
+    #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     #: the payment whose money settles the invoice (or None: a credit note's credit does)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("sale_payment.id"), index=True)

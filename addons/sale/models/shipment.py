@@ -22,6 +22,8 @@ from ._types import Qty
 class Shipment:
     __tablename__ = "sale_shipment"
     __audit__ = True
+    #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id"), index=True)
     #: "delivery" (goods out: ``qty_shipped``) or "return" (goods back: ``qty_returned``)

@@ -124,7 +124,7 @@ def _line_columns(SaleLine) -> tuple:
             SaleLine.amount_tax, SaleLine.qty_shipped, SaleLine.qty_invoiced, SaleLine.qty_returned)
 
 
-def _invoiced_columns(env, order_id):
+def _invoiced_columns(env, order_ids):
     """Per order line: the quantity on draft invoices, and the signed quantity and amounts on
     every invoice and credit note that is not cancelled (drafts included): a ``GROUP BY``
     subquery and its four columns."""
@@ -138,7 +138,7 @@ def _invoiced_columns(env, order_id):
                func.sum(sign * Line.amount_untaxed).label("untaxed"),
                func.sum(sign * Line.amount_tax).label("tax"))
         .join(Invoice, Line.invoice_id == Invoice.id)
-        .where(Invoice.order_id == order_id, Invoice.state != "cancelled",
+        .where(Invoice.order_id.in_(order_ids), Invoice.state != "cancelled",
                Line.sale_line_id.is_not(None))
         .group_by(Line.sale_line_id)
     ).subquery()
@@ -156,26 +156,33 @@ def _invoiced_stats(draft_qty, qty, untaxed, tax) -> dict[str, Decimal]:
 
 def _lines_and_invoiced_statement(env):
     SaleLine = env["sale.line"]
-    order_id = bindparam("order_id")
-    sub, columns = _invoiced_columns(env, order_id)
-    return (select(*_line_columns(SaleLine), sub.c.sale_line_id, *columns)
+    order_ids = bindparam("order_ids", expanding=True)
+    sub, columns = _invoiced_columns(env, order_ids)
+    return (select(*_line_columns(SaleLine), SaleLine.order_id, sub.c.sale_line_id, *columns)
             .outerjoin(sub, sub.c.sale_line_id == SaleLine.id)
-            .where(SaleLine.order_id == order_id).order_by(SaleLine.sequence, SaleLine.id))
+            .where(SaleLine.order_id.in_(order_ids))
+            .order_by(SaleLine.order_id, SaleLine.sequence, SaleLine.id))
 
 
 def _lines_and_invoiced(env, order_id: int) -> tuple[list, dict[int, dict[str, Decimal]]]:
     """The order's lines (``order_line_rows``) and, per line, what invoices and credit notes
     hold of it (``_invoiced_columns``), in one SELECT (the lines LEFT JOIN the ``GROUP BY``)."""
+    return _lines_and_invoiced_many(env, [order_id])[order_id]
+
+
+def _lines_and_invoiced_many(env, order_ids: list[int]) -> dict[int, tuple[list, dict]]:
+    """``_lines_and_invoiced`` of many orders in one SELECT."""
     stmt = queries.built(env, "sale.invoice.lines_and_invoiced", _lines_and_invoiced_statement)
     width = len(_line_columns(env["sale.line"]))
     with env.sudo():
-        rows = queries.execute(env, stmt, {"order_id": order_id}).all()
-    lines, done = [], {}
+        rows = queries.execute(env, stmt, {"order_ids": list(order_ids)}).all()
+    found: dict[int, tuple[list, dict]] = {ident: ([], {}) for ident in order_ids}
     for row in rows:
+        lines, done = found[row[width]]
         lines.append(row)
-        if row[width] is not None:
-            done[row[width]] = _invoiced_stats(*row[width + 1:])
-    return lines, done
+        if row[width + 1] is not None:
+            done[row[width + 1]] = _invoiced_stats(*row[width + 2:])
+    return found
 
 
 # -- creating invoices -----------------------------------------------------------------------
@@ -212,28 +219,37 @@ def invoice_orders(env, orders, *, date: dt.date | None = None, post: bool = Tru
     policy = invoice_policy(env)
     refused: dict[int, list[str]] = {}
     plans = []
+    read = _lines_and_invoiced_many(env, [o.id for o in orders])
     for i, order in enumerate(orders):
         try:
-            plans.append(_plan_invoice(env, order, policy, date, None))
+            plans.append(_plan_invoice(env, order, policy, date, None, read[order.id]))
         except TransitionBlocked as exc:
             refused[i] = exc.reasons
     if refused:
         raise TransitionBlocked.many(orders, "create_invoice", refused)
-    invoices = insert_with_lines_many(env, plans)
-    if post:
-        post_invoices(env, invoices)
+    with env.atomic():  # a refused posting leaves no draft behind
+        invoices = insert_with_lines_many(env, plans)
+        if post:
+            try:
+                post_invoices(env, invoices)
+            except TransitionBlocked as exc:
+                if not exc.refused:
+                    raise
+                # name the orders the caller gave (the invoices are gone with the rollback)
+                raise TransitionBlocked.many(orders, "post", exc.refused) from None
     return invoices
 
 
-def _plan_invoice(env, order, policy: str, date, note) -> tuple[Any, list[dict[str, Any]]]:
+def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, list[dict[str, Any]]]:
     """The draft invoice (not added) and its line values for what ``order`` may be invoiced
-    now; ``TransitionBlocked`` when nothing."""
+    now (``read``: its ``_lines_and_invoiced``, when read with other orders'); ``TransitionBlocked``
+    when nothing."""
     if order.state in ("draft", "cancelled"):
         what = "a quotation" if order.state == "draft" else "cancelled"
         raise TransitionBlocked(order, "create_invoice", [
             f"order {order.number or order.id} is {what}: only approved orders are invoiced"])
     Invoice = env["sale.invoice"]
-    lines, done = _lines_and_invoiced(env, order.id)
+    lines, done = read if read is not None else _lines_and_invoiced(env, order.id)
     taxes = None  # read only when a line is invoiced in part (the last part takes what is left)
     currency = order.currency
     new_lines = []

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import ConflictError, NotFound, ValidationError
 from core.money import PRICE_DIGITS, QTY_DIGITS, round_price
@@ -127,10 +128,12 @@ def create_orders(env, specs: list[dict]) -> list:
     by_year: dict[str, list] = {}
     for order in orders:
         by_year.setdefault(str(order.date_order.year), []).append(order)
-    for year, group in by_year.items():
-        for order, number in zip(group, env.next_numbers("sale.order", year, len(group)), strict=True):
-            order.number = f"SO/{year}/{number:06d}"
-    env.session.flush()
+    with env.atomic():  # numbers and rows together, or neither
+        for year, group in by_year.items():
+            numbers = env.next_numbers("sale.order", year, len(group))
+            for order, number in zip(group, numbers, strict=True):
+                order.number = f"SO/{year}/{number:06d}"
+        env.session.flush()
     return orders
 
 
@@ -626,11 +629,17 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
             if line is not None:
                 line.unit_price = item["unit_price"]
         elif product_changed:
-            # the hook sees an unsaved line with its product and tax; the line that is saved
-            # carries only their ids (relationships on 1,000 new lines cost the flush dearly)
-            probe = Line(product=product, tax=tax, quantity=item["quantity"],
-                         discount=values.get("discount", ZERO if current is None else current.discount),
-                         description=values.get("description"), sequence=values["sequence"])
+            # the hook sees an unsaved line with its product and tax. A new line is its own
+            # probe: product and tax are set as loaded values, which the flush ignores (set as
+            # changes, relationships on 1,000 new lines cost it dearly); it carries their ids
+            if line is not None:
+                probe = line
+                set_committed_value(probe, "product", product)
+                set_committed_value(probe, "tax", tax)
+            else:
+                probe = Line(product=product, tax=tax, quantity=item["quantity"],
+                             discount=values.get("discount", current.discount),
+                             description=values.get("description"), sequence=values["sequence"])
             price = env.hook.sale_line_price(line=probe, order=order, env=env)
             if price is None:
                 errors.setdefault(f"{key}.unit_price", []).append(

@@ -263,6 +263,15 @@ def register_payments(env, specs: list[dict]) -> list:
     env.check_access("sale.payment", "create")
     if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
         raise ValidationError({"payments": ["expected a list of payments"]})
+    if not specs:
+        return []
+    # planning lowers the invoices' residuals as it goes (the next payment sees them) and a
+    # hook may read the database meanwhile: a savepoint undoes all of it on any error
+    with env.atomic():
+        return _register_payments(env, specs)
+
+
+def _register_payments(env, specs: list[dict]) -> list:
     errors: dict[str, list[str]] = {}
     checked = []
     for i, spec in enumerate(specs):
@@ -282,6 +291,10 @@ def register_payments(env, specs: list[dict]) -> list:
     invoice_ids = sorted({ident for _amount, wanted in checked for _i, ident, _v in wanted})
     invoices = {inv.id: inv for inv in lock_rows(env, "sale.invoice", Invoice.id.in_(invoice_ids),
                                                  order_by=[Invoice.id])} if invoice_ids else {}
+    open_by_customer: dict[int, dict[int, Any]] = {}
+    for ident, inv in invoices.items():
+        if inv.kind == "invoice" and inv.state == "posted":
+            open_by_customer.setdefault(inv.customer_id, {})[ident] = inv
     plans = []
     for i, (spec, (amount, wanted)) in enumerate(zip(specs, checked, strict=True)):
         customer = customers.get(_as_int(spec.get("customer_id")))
@@ -291,16 +304,13 @@ def register_payments(env, specs: list[dict]) -> list:
         currency = (spec.get("currency") or customer.currency or "CNY").upper()
         date = spec.get("date") or today(env)
         found = {}
-        plan = _plan_allocations(env, found, customer, currency, date, wanted, {
-            ident: inv for ident, inv in invoices.items()
-            if inv.customer_id == customer.id and inv.kind == "invoice" and inv.state == "posted"})
+        plan = _plan_allocations(env, found, customer, currency, date, wanted,
+                                 open_by_customer.get(customer.id, {}))
         errors.update((f"{i}.{key}", messages) for key, messages in found.items())
         for p in plan:  # the next payment of the batch sees what this one leaves open
             set_residual(p.invoice, Decimal(p.invoice.amount_residual) - p.amount - p.discount)
         plans.append((customer, currency, date, amount, plan))
     if errors:
-        for invoice in invoices.values():  # the residuals planned are not kept
-            env.session.expire(invoice)
         raise ValidationError(errors)
     Payment, Allocation = env["sale.payment"], env["sale.payment.allocation"]
     years: dict[int, list[int]] = {}

@@ -46,18 +46,16 @@ def record_shipment(env, order, quantities=None, date=None, reference=None, note
     if reasons:
         raise TransitionBlocked(order, "ship", reasons)
 
-    shipment = _write(env, order, "delivery", wanted, ship_date, reference, note)
-    # the order itself is written once: by the `ship` transition (its `before` action stores
-    # the statuses) when everything is shipped, else by refresh_progress
-    order.ledger_add("qty_shipped", wanted, refresh=False)
-    if order.ledger_statuses()[0] != FULL:
-        order.refresh_progress(touch=True)
-        return shipment
-    try:
-        order.fire("ship")
-    except TransitionBlocked:
-        order.refresh_progress(touch=True)
-        raise
+    # all or nothing, even for a caller that catches a refusal of `ship` and commits
+    with env.atomic():
+        shipment = _write(env, order, "delivery", wanted, ship_date, reference, note)
+        # the order itself is written once: by the `ship` transition (its `before` action
+        # stores the statuses) when everything is shipped, else by refresh_progress
+        order.ledger_add("qty_shipped", wanted, refresh=False)
+        if order.ledger_statuses()[0] != FULL:
+            order.refresh_progress(touch=True)
+        else:
+            order.fire("ship")
     return shipment
 
 
@@ -78,6 +76,9 @@ def record_shipments(env, orders, date=None, reference=None):
         errors.setdefault("reference", []).append("a text of at most 64 characters")
     refused: dict[int, list[str]] = {}
     plans = []
+    # what the checks of `ship` read, and the rows they lock (in a fixed order: two batches
+    # naming the same customers in another order must not deadlock)
+    env.hook.workflow_prefetch(records=orders, trigger="ship", env=env)
     for i, order in enumerate(orders):
         if order.state != "approved":
             refused[i] = [f"only an approved order can be shipped (it is {order.state})"]
@@ -98,9 +99,10 @@ def record_shipments(env, orders, date=None, reference=None):
         raise ValidationError(errors)
     if refused:
         raise TransitionBlocked.many(orders, "ship", refused)
-    shipments = _write_many(env, "delivery", plans, ship_date, reference, None)
-    type(orders[0]).ledger_add_many(env, "qty_shipped", plans, refresh=False)
-    env.fire_many([order for order, _wanted in plans], "ship")
+    with env.atomic():  # a refusal of `ship` itself leaves nothing behind either
+        shipments = _write_many(env, "delivery", plans, ship_date, reference, None)
+        type(orders[0]).ledger_add_many(env, "qty_shipped", plans, refresh=False)
+        env.fire_many([order for order, _wanted in plans], "ship")
     return shipments
 
 

@@ -318,6 +318,7 @@ def test_statement_count_does_not_grow_with_lines(sf, master, svc, count_queries
     # and few: the transaction (SQLite's BEGIN IMMEDIATE, the user), the order with its lines,
     # then only what the step writes (a shipment's lines in one INSERT, the ledger in one
     # UPDATE, the order's statuses with its state change); PostgreSQL locks the order with a
-    # SELECT .. FOR UPDATE where SQLite's write transaction already excludes other writers
+    # SELECT .. FOR UPDATE where SQLite's write transaction already excludes other writers;
+    # a shipment runs in a savepoint (2 statements), so a refused `ship` leaves nothing behind
     assert few["create"] <= 10 and few["approve"] <= 8, few
-    assert few["ship_partial"] <= 11 and few["ship_rest"] <= 12, few
+    assert few["ship_partial"] <= 13 and few["ship_rest"] <= 14, few

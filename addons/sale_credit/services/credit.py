@@ -506,6 +506,18 @@ def lock_customer(env, customer_id: int) -> None:
     _row(env, customer_id, lock=True)
 
 
+def lock_customers(env, customer_ids) -> None:
+    """Lock several customers' exposure rows at once, in customer id order (a batch of orders
+    is then checked one by one under these locks): two batches naming the same customers in
+    another order wait for each other instead of deadlocking. Nothing to do on SQLite."""
+    ids = sorted({cid for cid in customer_ids if cid is not None})
+    if len(ids) < 2 or env.sf.dialect == "sqlite":
+        return
+    with env.sudo():
+        for cid in ids:
+            lock_customer(env, cid)
+
+
 def exposure_parts(env, customer_id: int, *, lock: bool = False, row: Any = ...) -> dict[str, Any]:
     """The customer's parts (``receivable``, ``shipped_uninvoiced``, ``approved_unshipped``)
     and ``oldest_due_date``, changes noted in this transaction included (``row``: the
