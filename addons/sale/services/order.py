@@ -117,23 +117,26 @@ def create_orders(env, specs: list[dict]) -> list:
     _prefetch_products(env, [line.get("product_id") for spec in specs
                              if isinstance(spec.get("lines"), list)
                              for line in spec["lines"] if isinstance(line, dict)])
+    # all or nothing (numbers and rows), and the savepoint opens before any order is added:
+    # opening it flushes, and the orders are numbered before their one flush
+    with env.atomic():
+        return _create_orders(env, specs, known)
+
+
+def _create_orders(env, specs: list[dict], known: dict) -> list:
     errors: dict[str, list[str]] = {}
-    with env.session.no_autoflush:  # the orders are numbered before their one flush
+    with env.session.no_autoflush:
         orders = _new_orders(env, specs, known, errors)
     if errors:
-        for order in orders:
-            if order is not None:
-                env.session.expunge(order)
-        raise ValidationError(errors)
+        raise ValidationError(errors)  # the savepoint's rollback takes the orders out again
     by_year: dict[str, list] = {}
     for order in orders:
         by_year.setdefault(str(order.date_order.year), []).append(order)
-    with env.atomic():  # numbers and rows together, or neither
-        for year, group in by_year.items():
-            numbers = env.next_numbers("sale.order", year, len(group))
-            for order, number in zip(group, numbers, strict=True):
-                order.number = f"SO/{year}/{number:06d}"
-        env.session.flush()
+    for year, group in by_year.items():
+        numbers = env.next_numbers("sale.order", year, len(group))
+        for order, number in zip(group, numbers, strict=True):
+            order.number = f"SO/{year}/{number:06d}"
+    env.session.flush()
     return orders
 
 
