@@ -25,11 +25,11 @@ SALE_ORDER = WorkflowSpec(
         # fired by record_shipment when the ledger says every line is shipped; the ``before``
         # action stores the sub-statuses computed from the ledger (written with the state)
         Transition("ship", source="approved", dest="shipped", roles=("warehouse",),
-                   guards=("check_fully_shipped",), before=("store_progress",)),
+                   guards=("check_fully_shipped",), before=("store_progress",), automatic=True),
         Transition("invoice", source="shipped", dest="invoiced", roles=("finance",),
-                   guards=("check_fully_invoiced",), before=("store_progress",)),
+                   guards=("check_fully_invoiced",), before=("store_progress",), automatic=True),
         Transition("settle", source="invoiced", dest="paid", roles=("finance",),
-                   guards=("check_paid",), before=("store_progress",)),
+                   guards=("check_paid",), before=("store_progress",), automatic=True),
         Transition("cancel", source=["draft", "approved"], dest="cancelled", roles=SELLERS,
                    needs_comment=True, guards=("check_nothing_shipped",)),
     ],
@@ -48,7 +48,7 @@ SALE_INVOICE = WorkflowSpec(
                    after=("action_after_post",)),
         # fired by payments and credit notes when nothing is left open
         Transition("settle", source="posted", dest="paid", roles=("finance",),
-                   guards=("check_settled",)),
+                   guards=("check_settled",), automatic=True),
         # a posted invoice is never cancelled: it is corrected by a credit note
         Transition("cancel", source="draft", dest="cancelled", roles=("finance",)),
     ],

@@ -211,7 +211,8 @@ def _load(env, decl, ident):
 def workflow_panel(env, record) -> dict[str, Any] | None:
     """State, the triggers this user may fire from it (each with its reasons when it would be
     refused now) and the transition log. Triggers reserved to roles the user does not hold are
-    left out: they are someone else's job, not a refusal to explain."""
+    left out: they are someone else's job, not a refusal to explain; so are automatic ones
+    (the services fire them when the documents say so)."""
     wf = env.sf.workflows.get(record.__record__)
     if wf is None:
         return None
@@ -219,7 +220,8 @@ def workflow_panel(env, record) -> dict[str, Any] | None:
     triggers = []
     for trigger, reasons in env.available_triggers(record).items():
         candidates = wf.candidates(trigger, state)
-        if candidates and all(t.roles and not env.has_role(*t.roles) for t in candidates):
+        if candidates and all(t.automatic or (t.roles and not env.has_role(*t.roles))
+                              for t in candidates):
             continue
         triggers.append({"trigger": trigger, "label": candidates[0].label if candidates else trigger,
                          "needs_comment": any(t.needs_comment for t in candidates),

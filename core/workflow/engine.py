@@ -101,6 +101,7 @@ class CompiledWorkflow:
                     "roles": list(t.roles),
                     "before": list(t.before),
                     "after": list(t.after),
+                    "automatic": t.automatic,
                 }
                 for t in self.merged.transitions
             ],

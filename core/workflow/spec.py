@@ -43,10 +43,13 @@ class Transition:
     after: tuple[str, ...] = ()
     label: str = ""
     needs_comment: bool = False
+    #: fired by the addon's services when the documents say so (e.g. ``ship`` once every line
+    #: is shipped), not by a person: the web UI shows no button for it
+    automatic: bool = False
 
     def __init__(self, trigger: str, source: str | Iterable[str], dest: str, *,
                  guards=(), roles=(), before=(), after=(), label: str = "",
-                 needs_comment: bool = False):
+                 needs_comment: bool = False, automatic: bool = False):
         object.__setattr__(self, "trigger", trigger)
         object.__setattr__(self, "source", _tuple(source))
         object.__setattr__(self, "dest", dest)
@@ -56,6 +59,7 @@ class Transition:
         object.__setattr__(self, "after", _tuple(after))
         object.__setattr__(self, "label", label or trigger.replace("_", " ").capitalize())
         object.__setattr__(self, "needs_comment", needs_comment)
+        object.__setattr__(self, "automatic", automatic)
 
 
 @dataclass(frozen=True)

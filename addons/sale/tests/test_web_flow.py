@@ -192,6 +192,18 @@ def test_warehouse_records_a_partial_then_the_last_shipment(sf, master, flow, we
     assert shipped(sf, oid) == ["10", "4"] and flow.state("sale.order", oid) == "shipped"
 
 
+def test_automatic_triggers_have_no_button(sf, master, flow, web):
+    """``ship``, ``invoice`` and ``settle`` are fired by the services when the documents say
+    so: the order page offers the shipment form, not a disabled "Ship" button with a reason."""
+    oid = flow.order(ship=None)
+    page = web("warehouse").get(f"/r/sale.order/{oid}").get_data(as_text=True)
+    assert f"/sale/orders/{oid}/ship" in page
+    assert f"/r/sale.order/{oid}/fire/ship" not in page and "not everything is shipped" not in page
+    with sf.transaction() as env:
+        wf = env.sf.workflows["sale.order"].markup()
+    assert {t["trigger"] for t in wf["transitions"] if t["automatic"]} == {"ship", "invoice", "settle"}
+
+
 def test_over_shipping_is_refused_on_the_form_and_nothing_changes(sf, master, flow, web):
     oid = flow.order(lines=[(0, "3", None)], ship=None)
     with sf.transaction() as env:
