@@ -48,7 +48,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.errors import ConflictError, TransitionBlocked, ValidationError
 from core.money import CURRENCY_DIGITS
-from core.web import FormView, Menu, Panel, Views
+from core.web import FormView, ListAction, Menu, Panel, Views
 from core.web.base import page, render
 
 from .hooks import SEES_ALL
@@ -58,6 +58,7 @@ from .services import partner as partner_svc
 from .services import payment as payment_svc
 from .services import shipment as shipment_svc
 from .services.masterdata import company_currency
+from .workflow import SELLERS
 
 bp = Blueprint("sale_flow", __name__, url_prefix="/sale", static_folder="static",
                static_url_path="/static")
@@ -564,6 +565,42 @@ def sale_order_form_data() -> dict[str, Any]:
     return {"products": products, "customers": customers}
 
 
+# -- mass actions on the order lists (the batch services: one transaction, all or nothing) ------
+
+
+def _approve_selected(env, orders) -> str:
+    outcomes = order_svc.approve_orders(env, orders)
+    pending = sum(1 for o in outcomes if not o.done)
+    done = len(outcomes) - pending
+    if pending:
+        return _("%(done)d approved; %(pending)d recorded your approval and need another level",
+                 done=done, pending=pending)
+    return _("%(n)d orders approved", n=done)
+
+
+def _ship_selected(env, orders) -> str:
+    shipments = shipment_svc.record_shipments(env, orders)
+    return _("%(n)d orders shipped in full", n=len(shipments))
+
+
+def _invoice_selected(env, orders) -> str:
+    invoices = invoice_svc.invoice_orders(env, orders, post=True)
+    return _("%(n)d invoices created and posted", n=len(invoices))
+
+
+ORDER_ACTIONS = [
+    action
+    for list_name in ("sale.quotation", "sale.order")
+    for action in [ListAction(list_name, "approve", "Approve", run=_approve_selected,
+                              roles=SELLERS, order=10)]
+] + [
+    ListAction("sale.order", "ship", "Ship in full", run=_ship_selected, roles=("warehouse",),
+               order=20),
+    ListAction("sale.order", "invoice", "Invoice and post", run=_invoice_selected,
+               roles=("finance",), order=30),
+]
+
+
 VIEWS = Views(
     menus=[Menu("sale_payment_new", "Register payment", "登记收款", "sale_flow.payment_new",
                 roles=("finance",), record="sale.payment", order=33)],
@@ -575,4 +612,5 @@ VIEWS = Views(
                   template="sale/_order_panel.html", load=_order_panel, order=5),
             Panel("sale.invoice", "sale_collection", "Payments received",
                   template="sale/_invoice_panel.html", load=_invoice_panel, order=5)],
+    actions=ORDER_ACTIONS,
 )

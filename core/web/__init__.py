@@ -22,6 +22,7 @@ from core.web.views import (  # noqa: F401  (the names addons import)
     Filter,
     FormView,
     Home,
+    ListAction,
     ListView,
     Menu,
     Panel,

@@ -186,8 +186,66 @@ def record_list(env, name):
         args = {k: v for k, v in request.args.items() if k != "page"}
         return url_for("web.record_list", name=name, page=n, **args)
 
+    actions = [a for a in views().actions_for(name) if _may_run(env, lv, a)]
     return render("web/list.html", lv=lv, can_create=can_create, has_page=has_page,
-                  sort_link=sort_link, page_link=page_link, **result)
+                  sort_link=sort_link, page_link=page_link, actions=actions,
+                  back=request.full_path.rstrip("?"), **result)
+
+
+#: most rows one mass action takes (one transaction)
+ACTION_MAX = 500
+#: refusal reasons shown one by one after a mass action; the rest are counted
+SHOWN_REASONS = 20
+
+
+def _may_run(env, lv: ListView, action) -> bool:
+    if action.roles:
+        return env.has_role(*action.roles)
+    return env.can(lv.record_name, "write")
+
+
+@bp.post("/r/<name>/actions/<key>")
+@page()
+def record_list_action(env, name, key):
+    """Run a mass action (``ListAction``) on the rows ticked in the list, in one savepoint."""
+    lv = views().lists.get(name)
+    action = views().actions.get((name, key))
+    if lv is None or action is None:
+        abort(404)
+    if not _may_run(env, lv, action):
+        abort(403)
+    back = request.form.get("back") or ""
+    if not back.startswith(f"/r/{name}") or back.startswith(f"/r/{name}/"):
+        back = url_for("web.record_list", name=name)  # only back to this list: no open redirect
+    try:
+        ids = list(dict.fromkeys(int(i) for i in request.form.getlist("ids")))
+    except ValueError:
+        abort(400, "ids must be whole numbers")
+    if not ids:
+        flash(_("Select at least one row."), "error")
+        return redirect(back)
+    if len(ids) > ACTION_MAX:
+        flash(_("At most %(n)d rows at a time.", n=ACTION_MAX), "error")
+        return redirect(back)
+    found = env.get_many(lv.record_name, ids)
+    if len(found) != len(ids):
+        abort(404)
+    try:
+        with env.atomic():
+            message = action.run(env, [found[i] for i in ids])
+    except TransitionBlocked as exc:
+        for reason in exc.reasons[:SHOWN_REASONS]:
+            flash(reason_text(env, reason), "error")
+        if len(exc.reasons) > SHOWN_REASONS:
+            flash(_("… and %(n)d more reasons", n=len(exc.reasons) - SHOWN_REASONS), "error")
+        flash(_("Nothing was done."), "error")
+        return redirect(back)
+    except (ValidationError, ConflictError) as exc:
+        flash(_error_text(exc), "error")
+        flash(_("Nothing was done."), "error")
+        return redirect(back)
+    flash(message or _("%(action)s: done", action=_(action.label)), "success")
+    return redirect(back)
 
 
 # -- record pages ---------------------------------------------------------------------------------

@@ -12,6 +12,8 @@
         forms=[FormView("sale.order", form=OrderForm, create=create, update=update, load=load)],
         pages=[RecordPage("sale.order", title="number", fields=[...],
                           children=[Child("Lines", "lines", [...])])],
+        actions=[ListAction("sale.order", "approve", "Approve", run=approve_selected,
+                            roles=["salesperson", "sales_manager"])],
     )
 
 Labels are English msgids, translated at render time from the enabled addons' catalogs
@@ -197,6 +199,25 @@ class Panel:
             raise ValueError(f"panel {self.key!r}: unknown place {self.place!r}; known: {PANEL_PLACES}")
 
 
+@dataclass(frozen=True)
+class ListAction:
+    """A mass action on the rows selected in a list (approve the selected orders...).
+
+    ``run(env, records) -> message`` gets the records picked (read with the user's access
+    rights and record rules; hidden ones are a 404) and runs in one savepoint: when it raises
+    ``TransitionBlocked`` (every reason is shown), ``ValidationError`` or ``ConflictError``,
+    nothing it did is kept. ``roles``: shown to users holding one of them (empty: to anyone
+    who may write the list's record). Declared apart from the list (like panels), so another
+    addon adds an action to a list it does not own; ``(list, key)`` replaces an earlier one."""
+
+    list: str
+    key: str
+    label: str
+    run: Callable[[Any, list], str | None]
+    roles: Sequence[str] = ()
+    order: int = 100
+
+
 @dataclass
 class Views:
     menus: list[Menu] = field(default_factory=list)
@@ -204,6 +225,7 @@ class Views:
     forms: list[FormView] = field(default_factory=list)
     pages: list[RecordPage] = field(default_factory=list)
     panels: list[Panel] = field(default_factory=list)
+    actions: list[ListAction] = field(default_factory=list)
     #: the landing page ``/`` leads to (see ``Home``)
     home: Home | None = None
 
@@ -219,6 +241,8 @@ class ViewRegistry:
     pages: dict[str, RecordPage] = field(default_factory=dict)
     #: (record, key) -> panel
     panels: dict[tuple[str, str], Panel] = field(default_factory=dict)
+    #: (list name, key) -> mass action
+    actions: dict[tuple[str, str], ListAction] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # "list:<name>" -> addon
     #: the addons' homes, most dependent addon first
     homes: list[Home] = field(default_factory=list)
@@ -250,6 +274,16 @@ class ViewRegistry:
         for panel in views.panels:
             self.panels[(panel.record, panel.key)] = panel
             self.origin[f"panel:{panel.record}:{panel.key}"] = addon
+        for action in views.actions:
+            if not isinstance(action, ListAction) or not callable(action.run):
+                raise AddonError(f"addon {addon!r}: actions must be ListAction objects with a run")
+            self.actions[(action.list, action.key)] = action
+            self.origin[f"action:{action.list}:{action.key}"] = addon
+
+    def actions_for(self, list_name: str) -> list[ListAction]:
+        """The mass actions declared for a list, by (order, key)."""
+        return sorted((a for (n, _k), a in self.actions.items() if n == list_name),
+                      key=lambda a: (a.order, a.key))
 
     def panels_for(self, record: str) -> list[Panel]:
         """The panels declared for ``record``'s page, by (order, key)."""

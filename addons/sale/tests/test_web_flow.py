@@ -357,3 +357,78 @@ def test_payment_form_in_chinese(sf, master, flow, web):
     for label in ("登记收款", "银行转账", "现金", "支票", "电子支付", "收款方式", "未结金额"):
         assert label in page, label
     assert csrf_token(web("finance"), f"/sale/payments/new?invoice_id={iid}")
+
+
+# -- mass actions on the order lists ------------------------------------------------------------
+
+
+def test_salesperson_approves_the_ticked_quotations_in_one_go(sf, master, make_order, flow, web):
+    a, b, untouched = make_order(), make_order(), make_order()
+    sp1 = web("sp1")
+    page = sp1.get("/r/sale.quotation").get_data(as_text=True)
+    assert "/r/sale.quotation/actions/approve" in page and f'name="ids" value="{a}"' in page
+    resp = post_form(sp1, "/r/sale.quotation/actions/approve",
+                     {"ids": [str(a), str(b)], "back": "/r/sale.quotation?q=SO"},
+                     form_page="/r/sale.quotation")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/r/sale.quotation?q=SO")
+    assert [flow.state("sale.order", i) for i in (a, b, untouched)] == ["approved", "approved", "draft"]
+    assert "2 orders approved" in sp1.get("/r/sale.quotation").get_data(as_text=True)
+
+
+def test_a_refused_row_refuses_the_whole_mass_action(sf, master, make_order, flow, web):
+    import datetime as dt
+
+    good = make_order()
+    expired = make_order(date_order=dt.date.today() - dt.timedelta(days=10),
+                         validity_date=dt.date.today() - dt.timedelta(days=1))
+    sp1 = web("sp1")
+    resp = post_form(sp1, "/r/sale.order/actions/approve", {"ids": [str(good), str(expired)]},
+                     form_page="/r/sale.order")
+    assert resp.status_code == 302
+    assert [flow.state("sale.order", i) for i in (good, expired)] == ["draft", "draft"]
+    page = html.unescape(sp1.get("/r/sale.order").get_data(as_text=True))
+    with sf.transaction() as env:
+        number = env.get("sale.order", expired).number
+    assert f"{number}: the quotation expired" in page and "Nothing was done." in page
+
+
+def test_warehouse_ships_and_finance_invoices_the_ticked_orders(sf, master, flow, web):
+    a, b = flow.order(ship=None), flow.order(lines=[(1, "3", None)], ship=None)
+    warehouse = web("warehouse")
+    page = warehouse.get("/r/sale.order").get_data(as_text=True)
+    assert "/r/sale.order/actions/ship" in page and "/r/sale.order/actions/approve" not in page
+    post_form(warehouse, "/r/sale.order/actions/ship", {"ids": [str(a), str(b)]},
+              form_page="/r/sale.order")
+    assert [flow.state("sale.order", i) for i in (a, b)] == ["shipped", "shipped"]
+    finance = web("finance")
+    post_form(finance, "/r/sale.order/actions/invoice", {"ids": [str(a), str(b)]},
+              form_page="/r/sale.order")
+    assert [flow.state("sale.order", i) for i in (a, b)] == ["invoiced", "invoiced"]
+    with sf.transaction() as env:
+        Invoice = env["sale.invoice"]
+        states = env.session.execute(select(Invoice.order_id, Invoice.state)
+                                     .where(Invoice.order_id.in_([a, b]))).all()
+    assert sorted(states) == sorted([(a, "posted"), (b, "posted")])
+
+
+def test_mass_actions_check_roles_rows_and_csrf(sf, master, make_order, flow, web):
+    mine = make_order()  # sp1's customer
+    other = make_order("sp2", customer=master.c2)
+    sp2 = web("sp2")
+    # a row the user may not see: 404, nothing done
+    resp = post_form(sp2, "/r/sale.order/actions/approve", {"ids": [str(other), str(mine)]},
+                     form_page="/r/sale.order")
+    assert resp.status_code == 404
+    assert [flow.state("sale.order", i) for i in (mine, other)] == ["draft", "draft"]
+    # an action of another role: 403
+    resp = post_form(web("warehouse"), "/r/sale.order/actions/approve", {"ids": [str(mine)]},
+                     form_page="/r/sale.order")
+    assert resp.status_code == 403 and flow.state("sale.order", mine) == "draft"
+    # no CSRF token: 400
+    resp = web("sp1").post("/r/sale.order/actions/approve", data={"ids": [str(mine)]})
+    assert resp.status_code == 400 and flow.state("sale.order", mine) == "draft"
+    # nothing ticked, and a "back" elsewhere is not followed
+    resp = post_form(web("sp1"), "/r/sale.order/actions/approve", {"back": "https://evil.example/"},
+                     form_page="/r/sale.order")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/r/sale.order")
+    assert "Select at least one row." in web("sp1").get("/r/sale.order").get_data(as_text=True)
