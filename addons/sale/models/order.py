@@ -225,6 +225,9 @@ class SaleOrder:
         apply: a customer the user may not see stays unloaded (its lazy load decides)."""
         from sqlalchemy import inspect
 
+        if customers and not refresh and len(orders) == 1:
+            orders[0].load_lines_and_customer()  # one SELECT for both
+            return
         if refresh:
             lines_of = [o for o in orders if o.id is not None]
         else:
