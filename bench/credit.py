@@ -103,7 +103,7 @@ def bulk_invoices(sf: Salesflow, customer_id: int, product_id: int, tax_id: int,
     Line = sf.registry["sale.invoice.line"].__table__
     invoices = max(1, lines // LINES_PER_INVOICE)
     now = dt.datetime.now(dt.UTC)
-    start = dt.date.today() - dt.timedelta(days=20)  # due within 10..40 days: none overdue
+    start = sf.today() - dt.timedelta(days=20)  # due within 10..40 days: none overdue
     line_total = Decimal("113.00")
     total = line_total * LINES_PER_INVOICE
     with sf.engine.begin() as conn:

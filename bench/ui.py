@@ -163,7 +163,7 @@ def bulk_orders(sf: Salesflow, master: Master, count: int, seed: int,
     rng = random.Random(seed)
     tables = {name: sf.registry[name].__table__ for name in (
         "sale.order", "sale.line", "sale.invoice", "sale.payment", "sale.payment.allocation")}
-    today = dt.date.today()
+    today = sf.today()
     now = dt.datetime.now(dt.UTC)
     stamp = {"created_at": now, "updated_at": now, "version": 1}
     states = list(STATES)

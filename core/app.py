@@ -120,6 +120,12 @@ class Salesflow:
     def drop_all(self) -> None:
         self.registry.metadata.drop_all(self.engine)
 
+    def today(self) -> dt.date:
+        """Today in the client's time zone (``timezone`` in the config): the one calendar date
+        every document, due date and aging uses. The machine's own date differs from it for
+        part of each day (Shanghai is 8 hours ahead of UTC)."""
+        return today_in(self.config.timezone)
+
     @contextlib.contextmanager
     def transaction(self, user: Any = None, *, readonly: bool = False) -> Iterator[Env]:
         """One unit of work as ``user`` (a res.user, its id or login; None = the system)."""
@@ -174,6 +180,13 @@ class Salesflow:
 
     def flask_secret(self) -> str:
         return self.config.secret_key or _instance_secret(self.config)
+
+
+def today_in(timezone: str) -> dt.date:
+    """The calendar date now in ``timezone`` (an IANA name)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(timezone)).date()
 
 
 def _instance_secret(config: ClientConfig) -> str:

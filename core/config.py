@@ -23,6 +23,17 @@ DATABASE_URL_ENV = "SALESFLOW_DATABASE_URL"
 CONFIG_ENV = "SALESFLOW_CONFIG"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _known_zone(name: str) -> None:
+    """The client's time zone must be an IANA name the machine knows ("Asia/Shanghai")."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"unknown time zone {name!r} (an IANA name, e.g. Asia/Shanghai)") from exc
 
 
 class DecimalString(fields.Decimal):
@@ -44,7 +55,7 @@ class ClientSchema(Schema):
     database_url = fields.String(load_default="sqlite:///../instance/default.db")
     locale = fields.String(load_default="en", validate=validate.OneOf(["en", "zh_CN"]))
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
-    timezone = fields.String(load_default="Asia/Shanghai")
+    timezone = fields.String(load_default=DEFAULT_TIMEZONE, validate=_known_zone)
     secret_key = fields.String(load_default=None, allow_none=True)
     https = fields.Boolean(load_default=False)
 
@@ -102,7 +113,7 @@ class ClientConfig:
     addons_path: list[Path] = field(default_factory=list)
     locale: str = "en"
     currency: str = "CNY"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     secret_key: str | None = None
     #: served over HTTPS only: session cookies are marked Secure, HSTS is sent
     https: bool = False

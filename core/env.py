@@ -51,6 +51,8 @@ class Env:
         self._after_commit: list[Callable[[], None]] = []
         self._rule_cache: dict[type, list] = {}
         self._fired: dict[int, str] = {}  # id(record) -> state the engine set
+        #: workflow.log rows of transitions made and not written yet (``core.workflow``)
+        self._pending_logs: list[dict] = []
         #: (code, period) -> numbers taken ahead by ``numbers_reserved``, used first
         self._reserved_numbers: dict[tuple[str, str], list[int]] = {}
         session.info["env"] = self
@@ -234,6 +236,15 @@ class Env:
             return reserved.pop()
         return self.sf.sequences.next(self, code, period)
 
+    def today(self) -> dt.date:
+        """Today in the client's time zone (``Salesflow.today``)."""
+        return self.sf.today()
+
+    def tx_cache(self, name: str) -> dict:
+        """A dict kept for the rest of this transaction (rows read once, ids...), emptied by
+        any rollback, a savepoint's included, so it never holds what was rolled back."""
+        return self.session.info.setdefault(_TX_CACHE, {}).setdefault(name, {})
+
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
         """A block that writes all or nothing inside the transaction (a savepoint): when it
@@ -318,7 +329,17 @@ def session_class() -> type[Session]:
     event.listen(SalesflowSession, "do_orm_execute", _on_execute)
     event.listen(SalesflowSession, "before_flush", _on_before_flush)
     event.listen(SalesflowSession, "after_flush", _on_after_flush)
+    event.listen(SalesflowSession, "after_soft_rollback", _on_rollback)
     return SalesflowSession
+
+
+_TX_CACHE = "tx_cache"
+
+
+def _on_rollback(session: Session, _previous) -> None:
+    """Any rollback, a savepoint's included, empties the transaction's caches: they may hold
+    rows (or ids) that no longer exist."""
+    session.info.pop(_TX_CACHE, None)
 
 
 def _env_of(session: Session) -> Env | None:

@@ -34,9 +34,12 @@ class Sequences:
                 ).scalar_one_or_none()
                 if result is not None:
                     return result
+                # a savepoint of the connection, not of the session: the session's would
+                # flush pending records first (an order not numbered yet, for one)
+                connection = session.connection()
                 try:
-                    with session.begin_nested():
-                        session.connection().execute(
+                    with connection.begin_nested():
+                        connection.execute(
                             table.insert().values(code=code, period=period, last=0, version=1)
                         )
                 except IntegrityError:

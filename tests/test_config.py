@@ -85,6 +85,7 @@ stamp = false
     (CLIENT.replace('["kt_doc", "kt_ext"]', '["kt_doc", 7]'), "[client]: addons.1: Not a valid string."),
     (CLIENT + 'locale = "fr"\n', "[client]: locale: Must be one of: en, zh_CN."),
     (CLIENT + 'currency = "yuan"\n', "[client]: currency: String does not match expected pattern."),
+    (CLIENT + 'timezone = "Beijing"\n', "[client]: timezone: unknown time zone 'Beijing'"),
     (CLIENT.replace('name = "ACME"\n', ""), "[client]: name: Missing data for required field."),
     (CLIENT + '\n[clients]\nname = "typo"\n', "unknown table(s) ['clients']"),
     ('[other]\nx = 1\n', "unknown table(s) ['other']"),
@@ -99,6 +100,21 @@ def test_file_errors_name_the_file_the_key_and_the_expectation(write, text, expe
         ClientConfig.load(path)
     assert str(path) in str(err.value)
     assert expected in str(err.value)
+
+
+def test_today_is_the_date_in_the_client_time_zone(write):
+    """Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 hours apart: their dates always
+    differ, whatever the machine's own zone and date."""
+    east = ClientConfig.load(write(CLIENT + 'timezone = "Pacific/Kiritimati"\n', "east.toml"))
+    west = ClientConfig.load(write(CLIENT + 'timezone = "Pacific/Pago_Pago"\n', "west.toml"))
+    apps = [Salesflow(east), Salesflow(west)]
+    try:
+        with apps[0].transaction() as env_east, apps[1].transaction() as env_west:
+            gap = (env_east.today() - env_west.today()).days
+        assert gap in (1, 2)
+    finally:
+        for sf in apps:
+            sf.engine.dispose()
 
 
 def test_a_missing_file_is_named(tmp_path, db_url):

@@ -175,7 +175,7 @@ def _as_date(value) -> dt.date:
 
 def dashboard(env, today: dt.date | None = None) -> Dashboard:
     """The dashboard's figures as this user sees them."""
-    today = today or dt.date.today()
+    today = today or env.today()
     currency = env.settings("sale")["company_currency"]
     orders = order_figures(env, today, currency)
     receivables = None

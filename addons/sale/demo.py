@@ -177,7 +177,7 @@ def demo_data(env, rng):
     from .services.journal import ensure_accounts
     from .services.masterdata import ensure_defaults
 
-    today = _today(env)
+    today = env.today()
     defaults = ensure_defaults(env)
     ensure_accounts(env)
     users = _users(env)
@@ -191,12 +191,6 @@ def demo_data(env, rng):
         for role in roles:
             approvers.setdefault(role, []).append(users[login].id)
     _run(env, rng, today, plans, approvers)
-
-
-def _today(env) -> dt.date:
-    from .models.order import today
-
-    return today(env)
 
 
 # -- master data -----------------------------------------------------------------------------

@@ -287,6 +287,6 @@ def aging(env):
     rows = receivables_svc.aging(env, as_of=as_of, group_by="customer")
     totals = receivables_svc.aging_totals(rows) if rows else None
     return render("sale/aging.html", rows=rows, totals=totals, buckets=receivables_svc.BUCKETS,
-                  as_of=as_of or dt.date.today(), currency=env.settings("sale")["company_currency"],
+                  as_of=as_of or env.today(), currency=env.settings("sale")["company_currency"],
                   zero=Decimal("0"))
 

@@ -308,8 +308,6 @@ def _load_customer(env, customer) -> dict:
     }
 
 
-
-
 # -- shipments (warehouse) ---------------------------------------------------------------------
 
 
@@ -335,7 +333,7 @@ def shipment_new(env, order_id):
         form = ShipmentForm()
     else:
         form = ShipmentForm(data={
-            "date": invoice_svc.today(env),
+            "date": env.today(),
             "lines": [{"line_id": ln.id, "quantity": Decimal(_qty_text(ln.qty_to_ship))}
                       for ln in order.lines]})
     errors: list[str] = []
@@ -439,7 +437,7 @@ def payment_new(env):
     else:
         customer_id = invoice.customer_id if invoice is not None else _opt_int(
             request.args.get("customer_id"))
-        form = PaymentForm(data={"customer_id": customer_id, "date": invoice_svc.today(env),
+        form = PaymentForm(data={"customer_id": customer_id, "date": env.today(),
                                  "allocation": "manual" if invoice is not None else "oldest"})
     customer = env.get("sale.customer", customer_id) if customer_id is not None else None
     open_invoices = _open_invoices(env, customer_id)

@@ -64,7 +64,7 @@ def _build(env, args) -> svc.Report:
     key = args.get("report") or "daily-sales"
     if key not in REPORTS:
         raise ValidationError({"report": [_("unknown report: %(name)s", name=key)]})
-    period = svc.Period.parse(args.get("date_from"), args.get("date_to"))
+    period = svc.Period.parse(args.get("date_from"), args.get("date_to"), env.today())
     if key == "daily-sales":
         return svc.daily_sales(env, period)
     if key.startswith("sales-by-"):

@@ -44,11 +44,13 @@ def workflow_lock_rows(record, trigger, env):
 
 @hookimpl
 def workflow_prefetch(records, trigger, env):
-    """Many orders approved or shipped at once: their customers' exposure rows locked up front,
-    in customer id order (``workflow_lock_rows`` then finds them locked)."""
+    """Many orders approved, released, rejected or shipped at once: their customers' exposure
+    rows locked up front, in customer id order (``workflow_lock_rows`` then finds them
+    locked), so two batches never wait for each other in a circle."""
     if getattr(records[0], "__record__", "") != "sale.order" or credit.skipping(env):
         return
-    if trigger == "approve" or (trigger == "ship" and env.settings("sale_credit")["check_on_ship"]):
+    if trigger in ("approve", "release_credit", "reject_credit") or (
+            trigger == "ship" and env.settings("sale_credit")["check_on_ship"]):
         credit.lock_customers(env, [r.customer_id for r in records])
 
 

@@ -329,7 +329,7 @@ def dunning_runs(env):
     env.check_access(dunning_svc.RUN, "read")
     can_run = env.can(dunning_svc.RUN, "create") and env.can(dunning_svc.DUNNING, "create")
     form = DunningRunForm() if request.method == "POST" else \
-        DunningRunForm(data={"date": dunning_svc.today(env)})
+        DunningRunForm(data={"date": env.today()})
     errors: list[str] = []
     if request.method == "POST":
         if not can_run:

@@ -219,16 +219,19 @@ class Workflows:
         if any(type(r) is not type(records[0]) for r in records):
             raise TypeError("fire_many needs records of one class")
         env.session.flush()  # the user's own pending changes are checked as the user
+        with env.sudo():  # the log rows of the transitions this one runs within, first
+            _write_logs(env)
         env.hook.workflow_prefetch(records=records, trigger=trigger, env=env)
-        given = _given_approvals(env, wf, records, trigger)
-        logs: list[dict] = []
         if len(records) == 1:
-            outcome, reasons = self._fire_one(env, wf, records[0], trigger, comment, params, given,
-                                              logs)
+            try:
+                outcome, reasons = self._fire_one(env, wf, records[0], trigger, comment, params)
+            except BaseException:
+                env._pending_logs.clear()
+                raise
             if outcome is None:
                 raise TransitionBlocked(records[0], trigger, reasons)
             with env.sudo():  # the engine's own writes (the log, actions of other addons)
-                _write_logs(env, logs)
+                _write_logs(env)
                 env.session.flush()
             if outcome.done:
                 _send_after_commit(env, wf.record, records[0].id, trigger, outcome.source,
@@ -239,9 +242,10 @@ class Workflows:
         batched = _batch_actions(wf, trigger)
         try:
             with env.atomic():
-                self._fire_all(env, wf, records, trigger, comment, params, given, logs, batched,
+                self._fire_all(env, wf, records, trigger, comment, params, batched,
                                outcomes, refused)
         except BaseException:
+            env._pending_logs.clear()  # rolled back with the savepoint, or never written
             for record in records:
                 env._fired.pop(id(record), None)
             raise
@@ -251,13 +255,12 @@ class Workflows:
         return outcomes
 
     def _fire_all(self, env: Env, wf: CompiledWorkflow, records: list, trigger: str, comment,
-                  params, given, logs: list[dict], batched: frozenset[str],
+                  params, batched: frozenset[str],
                   outcomes: list, refused: dict) -> None:
         """``fire_many``'s steps inside its savepoint: each record checked and moved, then the
         batch forms of the after actions, the log rows and one flush."""
         for index, record in enumerate(records):
-            outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, given,
-                                              logs, batched)
+            outcome, reasons = self._fire_one(env, wf, record, trigger, comment, params, batched)
             if outcome is None:
                 refused[index] = reasons
             outcomes.append(outcome)
@@ -272,13 +275,14 @@ class Workflows:
                 with env.sudo():
                     getattr(wf.cls, f"{name}_many")(having, **params)
         with env.sudo():
-            _write_logs(env, logs)
+            _write_logs(env)
             env.session.flush()  # every record's writes at once
 
     def _fire_one(self, env: Env, wf: CompiledWorkflow, record, trigger: str, comment, params,
-                  given, logs: list[dict], batched: frozenset[str] = frozenset()
+                  batched: frozenset[str] = frozenset()
                   ) -> tuple[Outcome | None, list[str]]:
-        """Check ``record`` and move it (not flushed; its log row goes to ``logs``);
+        """Check ``record`` and move it (not flushed; its log row waits in ``env._pending_logs``,
+        written before any transition fired from within this one, so rows keep their order);
         ``(None, reasons)`` when refused. Its rows are locked here, just before its check
         (after the records before it moved)."""
         source = getattr(record, wf.field)
@@ -293,7 +297,7 @@ class Workflows:
         for t in candidates:
             found = self._reasons(env, wf, record, t, comment)
             if not found and wf.approval is not None and wf.approval.trigger == trigger:
-                approval_state = _approvals(env, wf, record, given)
+                approval_state = _approvals(env, wf, record)
                 if approval_state.refusal:
                     found = [approval_state.refusal]
             if not found:
@@ -312,7 +316,7 @@ class Workflows:
             event = wf.machine.events[trigger]
             if not event.trigger(record, _chosen=chosen, params=params, _batched=batched):
                 return None, ["the state machine refused the transition"]
-            logs.append({"record": wf.record, "record_id": record.id, "trigger": trigger,
+            env._pending_logs.append({"record": wf.record, "record_id": record.id, "trigger": trigger,
                          "source": source, "dest": chosen.dest, "user_id": env.user_id,
                          "comment": comment})
             env.hook.workflow_transition_done(
@@ -397,9 +401,10 @@ def _as_reasons(answer: Any, guard: str) -> list[str]:
     return [str(a) for a in answer]
 
 
-def _write_logs(env: Env, logs: list[dict]) -> None:
+def _write_logs(env: Env) -> None:
     """The ``workflow.log`` rows, with one INSERT (executemany): an append-only system record
     written only here, so no ORM object is needed for it."""
+    logs, env._pending_logs[:] = list(env._pending_logs), []
     if not logs:
         return
     from sqlalchemy import insert
@@ -485,35 +490,23 @@ class _ApprovalState:
         )
 
 
-def _given_approvals(env: Env, wf: CompiledWorkflow, records: list, trigger: str) -> dict | None:
-    """The approvals already given for ``trigger`` on ``records``, by record id: one SELECT
-    for all (None when ``trigger`` has no approval rule)."""
+def _approvals(env: Env, wf: CompiledWorkflow, record) -> _ApprovalState:
+    """The approval levels ``record`` needs and has. Read after its rows were locked
+    (``workflow_lock_rows``), so a level given by a transaction that committed meanwhile is
+    seen; nothing is read when no level is needed (most records of a batch)."""
     from sqlalchemy import select
 
-    rule = wf.approval
-    if rule is None or rule.trigger != trigger:
-        return None
-    ids = [r.id for r in records if r.id is not None]
-    found: dict[int, list] = {ident: [] for ident in ids}
-    if ids:
-        Approval = env["approval"]
-        with env.sudo():
-            for approval in env.session.scalars(select(Approval).where(
-                    Approval.record == wf.record, Approval.record_id.in_(ids),
-                    Approval.trigger == rule.trigger)):
-                found[approval.record_id].append(approval)
-    return found
-
-
-def _approvals(env: Env, wf: CompiledWorkflow, record, given_by_record: dict | None = None
-               ) -> _ApprovalState:
     rule = wf.approval
     amount = Decimal(getattr(record, rule.amount_field) or 0)
     required = [(i, lv) for i, lv in enumerate(rule.levels) if amount > lv.over]
     fingerprint = env.hook.approval_fingerprint(record=record, env=env)
-    if given_by_record is None:
-        given_by_record = _given_approvals(env, wf, [record], rule.trigger)
-    given = [a for a in given_by_record.get(record.id, []) if a.fingerprint == fingerprint]
+    given = []
+    if required and record.id is not None:
+        Approval = env["approval"]
+        with env.sudo():
+            given = env.session.scalars(select(Approval).where(
+                Approval.record == wf.record, Approval.record_id == record.id,
+                Approval.trigger == rule.trigger, Approval.fingerprint == fingerprint)).all()
     done_levels = {a.level - 1 for a in given}
     missing = [(i, lv) for i, lv in required if i not in done_levels]
     state = _ApprovalState(required, missing, amount, fingerprint)

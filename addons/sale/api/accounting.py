@@ -75,7 +75,7 @@ def acc_aging(env):
     group_by = args.get("group_by") or "customer"
     if group_by not in ("customer", "salesperson", "total"):
         raise ValidationError({"group_by": ["one of customer, salesperson, total"]})
-    as_of = _date_arg(args, "as_of", svc._today())
+    as_of = _date_arg(args, "as_of", env.today())
     env.check_access("sale.invoice", "read")
     rows = svc.aging(env, as_of, None if group_by == "total" else group_by,
                      customer_id=_int_arg(args, "customer_id"),
@@ -159,7 +159,7 @@ class StatementSchema(Schema):
 def acc_statement(env, customer_id):
     args = _args({"date_from", "date_to"})
     date_from = as_date("date_from", args.get("date_from"))
-    date_to = _date_arg(args, "date_to", svc._today())
+    date_to = _date_arg(args, "date_to", env.today())
     return svc.customer_statement(env, customer_id, date_from, date_to)
 
 

@@ -105,7 +105,6 @@ class TaxSchema(Schema):
     version = fields.Integer(dump_only=True)
 
 
-
 @bp.endpoint("/taxes", summary="List taxes", tag="taxes", response=TaxSchema,
              query={"active": "true/false", "sort": "code, name, rate"})
 def list_taxes(env):
@@ -147,7 +146,6 @@ class ProductSchema(Schema):
     active = fields.Boolean(load_default=True)
     created_at = fields.DateTime(dump_only=True)
     version = fields.Integer(dump_only=True)
-
 
 
 @bp.endpoint("/products", summary="List products", tag="products", response=ProductSchema,
@@ -268,7 +266,7 @@ def add_rate(env, data, code):
 @bp.endpoint("/currencies/<code>/rate", summary="The rate in force on a date", tag="currencies",
              response=RateAtSchema, query={"date": "YYYY-MM-DD (default: today)"})
 def rate_at(env, code):
-    date = as_date("date", request.args["date"]) if request.args.get("date") else dt.date.today()
+    date = as_date("date", request.args["date"]) if request.args.get("date") else env.today()
     return {"currency": code.upper(), "date": date, "rate": md.rate_at(env, code, date)}
 
 
@@ -288,7 +286,6 @@ class PaymentTermSchema(Schema):
     active = fields.Boolean(load_default=True)
     lines = fields.List(fields.Nested(TermLineSchema), required=True)
     version = fields.Integer(dump_only=True)
-
 
 
 class DueSchema(Schema):
@@ -360,7 +357,6 @@ class TeamSchema(Schema):
     version = fields.Integer(dump_only=True)
 
 
-
 class SalespersonSchema(Schema):
     id = fields.Integer(dump_only=True)
     user_id = fields.Integer(required=True)
@@ -368,7 +364,6 @@ class SalespersonSchema(Schema):
     team_id = fields.Integer(allow_none=True)
     active = fields.Boolean(load_default=True)
     version = fields.Integer(dump_only=True)
-
 
 
 @bp.endpoint("/teams", summary="List sales teams", tag="salespersons", response=TeamSchema,

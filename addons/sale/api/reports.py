@@ -38,11 +38,11 @@ def _args(extra: dict[str, str]) -> dict[str, str]:
     return request.args
 
 
-def _common(args) -> tuple[dict, str]:
+def _common(env, args) -> tuple[dict, str]:
     fmt = (args.get("format") or "json").lower()
     if fmt not in FORMATS:
         raise ValidationError({"format": [f"one of {', '.join(FORMATS)}"]})
-    params = {"period": svc.Period.parse(args.get("date_from"), args.get("date_to")),
+    params = {"period": svc.Period.parse(args.get("date_from"), args.get("date_to"), env.today()),
               "currency": args.get("currency") or None,
               "salesperson_id": svc.parse_int("salesperson_id", args["salesperson_id"], minimum=1)
               if args.get("salesperson_id") else None}
@@ -66,13 +66,13 @@ def render(env, report: svc.Report, fmt: str):
 @bp.endpoint("/reports/daily-sales", summary="Daily sales: orders and amounts per day and salesperson",
              tag="reports", query=COMMON)
 def daily_sales(env):
-    params, fmt = _common(_args({}))
+    params, fmt = _common(env, _args({}))
     return render(env, svc.daily_sales(env, **params), fmt)
 
 
 def _sales_by_endpoint(dimension: str):
     def view(env):
-        params, fmt = _common(_args({}))
+        params, fmt = _common(env, _args({}))
         return render(env, svc.sales_by(env, dimension, **params), fmt)
 
     view.__name__ = view.__qualname__ = f"sales_by_{dimension}"
@@ -92,7 +92,7 @@ TOP = {"limit": "how many customers (1-100, default 10)"}
              tag="reports", query={**COMMON, **TOP})
 def top_customers(env):
     args = _args(TOP)
-    params, fmt = _common(args)
+    params, fmt = _common(env, args)
     limit = svc.parse_int("limit", args["limit"], minimum=1, maximum=100) if args.get("limit") else 10
     return render(env, svc.top_customers(env, limit=limit, **params), fmt)
 
@@ -105,7 +105,7 @@ STATUS = {"lead_days": "an order is on time when fully shipped within this many 
              tag="reports", query={**COMMON, **STATUS})
 def order_status(env):
     args = _args(STATUS)
-    params, fmt = _common(args)
+    params, fmt = _common(env, args)
     lead = (svc.parse_int("lead_days", args["lead_days"], minimum=0, maximum=365)
             if args.get("lead_days") else svc.DEFAULT_LEAD_DAYS)
     return render(env, svc.order_status(env, lead_days=lead, **params), fmt)

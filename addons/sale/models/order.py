@@ -65,16 +65,6 @@ NAMED_LINES = 5
 _UNSET = object()
 
 
-def today(env) -> dt.date:
-    """Today in the client's time zone (validity dates are calendar dates there)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return dt.datetime.now(ZoneInfo(env.config.timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.date.today()
-
-
 def norm(value: Decimal | None) -> str | None:
     """One text per number: ``Decimal("5")`` and ``Decimal("5.000")`` read alike."""
     if value is None:
@@ -276,7 +266,7 @@ class SaleOrder:
         """Minor-unit digits of the order's currency (``sale.currency`` first, then the
         kernel's table), cached per transaction."""
         env = self.env
-        cache = env.session.info.setdefault("sale.currency_digits", {})
+        cache = env.tx_cache("sale.currency_digits")
         code = self.currency or "CNY"
         if code not in cache:
             from .. import queries
@@ -545,7 +535,7 @@ class SaleOrder:
         return None
 
     def check_not_expired(self):
-        if self.validity_date is not None and self.validity_date < today(self.env):
+        if self.validity_date is not None and self.validity_date < self.env.today():
             return (f"the quotation expired on {self.validity_date.isoformat()}; "
                     "change its validity date or copy it")
         return None

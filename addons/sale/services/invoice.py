@@ -53,13 +53,6 @@ MAX_REASONS = 20
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def today(env) -> dt.date:
-    """Today in the client's time zone (the default document date)."""
-    from ..models.order import today as client_today
-
-    return client_today(env)
-
-
 def _as(env, record: str, value: Any):
     if isinstance(value, env[record]):
         return value
@@ -210,7 +203,7 @@ def invoice_orders(env, orders, *, date: dt.date | None = None, post: bool = Tru
     each order refused. With ``post``, the invoices are then posted together
     (``post_invoices``). Returns the invoices, in the orders' order."""
     env.check_access("sale.invoice", "create")
-    orders = list(orders)
+    orders = distinct(orders)
     if not orders:
         return []
     Order = env["sale.order"]
@@ -238,6 +231,18 @@ def invoice_orders(env, orders, *, date: dt.date | None = None, post: bool = Tru
                 # name the orders the caller gave (the invoices are gone with the rollback)
                 raise TransitionBlocked.many(orders, "post", exc.refused) from None
     return invoices
+
+
+def distinct(records) -> list:
+    """``records`` as a list, refused (``ValidationError``) when one is named twice: a batch
+    would otherwise do the same document's work twice."""
+    records = list(records)
+    seen: set[int] = set()
+    for record in records:
+        if record.id in seen:
+            raise ValidationError({"ids": [f"{record.__record__} {record.id} given twice"]})
+        seen.add(record.id)
+    return records
 
 
 def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, list[dict[str, Any]]]:
@@ -378,7 +383,7 @@ def post_invoices(env, invoices, *, date: dt.date | None = None) -> list:
     for invoice in invoices:
         if invoice.state != "draft":
             continue  # refused by fire_many, with the reason
-        year = str((invoice.date or today(env)).year)
+        year = str((invoice.date or env.today()).year)
         code = "sale.credit_note" if invoice.kind == "credit_note" else "sale.invoice"
         for key in ((code, year), ("sale.journal", year)):
             wanted[key] = wanted.get(key, 0) + 1
@@ -426,19 +431,21 @@ def prefetch_postable(env, invoices) -> None:
     """``workflow_prefetch`` of ``post``: ``_count_and_over_invoiced`` of every invoice (not
     credit note) in one SELECT, kept for their guards. Only for invoices of distinct orders:
     the answer for one then cannot change by posting another before it."""
-    env.session.info.pop(_POSTABLE, None)  # answers of an earlier call are not used
-    wanted = [inv for inv in invoices if inv.kind == "invoice" and inv.id is not None]
+    cache = env.tx_cache(_POSTABLE)
+    cache.clear()  # answers of an earlier call are not used
+    wanted = [inv for inv in invoices
+              if inv.kind == "invoice" and inv.state == "draft" and inv.id is not None]
     orders = [inv.order_id for inv in wanted]
     if len(wanted) < 2 or None in orders or len(set(orders)) != len(orders):
         return
-    env.session.info[_POSTABLE] = _count_and_over_invoiced_many(env, [inv.id for inv in wanted])
+    cache.update(_count_and_over_invoiced_many(env, [inv.id for inv in wanted]))
 
 
 def _count_and_over_invoiced(env, invoice) -> tuple[int, list[str]]:
     """The invoice's number of lines, and the order lines it would invoice beyond what the
     policy allows, from one SELECT: the count LEFT JOINed with the lines at fault (or from
     ``prefetch_postable``, once)."""
-    found = env.session.info.get(_POSTABLE, {}).pop(invoice.id, None)
+    found = env.tx_cache(_POSTABLE).pop(invoice.id, None)
     if found is not None:
         return found
     return _count_and_over_invoiced_many(env, [invoice.id])[invoice.id]
@@ -543,7 +550,7 @@ def _due_date(env, invoice, date: dt.date) -> dt.date:
     if invoice.payment_term_id is None:
         return date
     # a term's lines, read once per transaction (posting many invoices reads few terms)
-    terms = env.session.info.setdefault("sale.term_lines", {})
+    terms = env.tx_cache("sale.term_lines")
     lines = terms.get(invoice.payment_term_id)
     if lines is None:
         stmt = queries.built(env, "sale.invoice.term_lines", _term_lines_statement)
@@ -564,7 +571,7 @@ def _term_lines_statement(env):
 def book_posting(env, invoice) -> None:
     """``before`` action of ``post``: number, dates, residual and the journal entry."""
     with env.session.no_autoflush:
-        date = invoice.date or today(env)
+        date = invoice.date or env.today()
         credit = invoice.kind == "credit_note"
         due = date if credit else _due_date(env, invoice, date)
         code, prefix = ("sale.credit_note", "RINV") if credit else ("sale.invoice", "INV")
@@ -953,7 +960,7 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
     tax = sum((line["amount_tax"] for line in cn_lines), ZERO)
     credit_note = Invoice(
         kind="credit_note", customer_id=invoice.customer_id, order_id=invoice.order_id,
-        reversed_invoice_id=invoice.id, currency=invoice.currency, date=date or today(env),
+        reversed_invoice_id=invoice.id, currency=invoice.currency, date=date or env.today(),
         amount_untaxed=untaxed, amount_tax=tax, amount_total=untaxed + tax, amount_residual=ZERO,
         payment_status="none", reason=reason.strip(),
     )

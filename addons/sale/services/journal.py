@@ -72,14 +72,14 @@ _ACCOUNT_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def account_ids(env) -> dict[str, int]:
     """``{role: id, code: id}`` of the default chart, created when missing; cached per app
     after the transaction that saw (or created) them commits."""
-    cached = _ACCOUNT_IDS.get(env.sf) or env.session.info.get("sale.account_ids")
+    cached = _ACCOUNT_IDS.get(env.sf) or env.tx_cache("sale.account_ids").get("ids")
     if cached is not None:
         return cached
     ids: dict[str, int] = {}
     for role, account in ensure_accounts(env).items():
         ids[role] = ids[account.code] = account.id
     sf = env.sf
-    env.session.info["sale.account_ids"] = ids  # the rest of this transaction
+    env.tx_cache("sale.account_ids")["ids"] = ids  # the rest of this transaction
     env.after_commit(lambda: _ACCOUNT_IDS.__setitem__(sf, ids))
     return ids
 

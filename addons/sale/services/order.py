@@ -34,7 +34,7 @@ from core.money import PRICE_DIGITS, QTY_DIGITS, round_price
 from core.workflow.engine import Outcome
 
 from .. import queries
-from ..models.order import ZERO, norm, reserve_ids, today
+from ..models.order import ZERO, norm, reserve_ids
 
 #: order fields ``update_order``/``amend_order`` may change (besides ``lines``)
 ORDER_FIELDS = ("customer_id", "date_order", "validity_date", "payment_term_id", "note",
@@ -172,7 +172,7 @@ def _new_order(env, errors: dict, *, customer_id=None, lines=None, date_order=No
     Order = env["sale.order"]
     customer = _ref(env, "sale.customer", customer_id, "customer_id", errors, required=True,
                     known=known.get("sale.customer"))
-    date_order = _date(date_order, "date_order", errors) or today(env)
+    date_order = _date(date_order, "date_order", errors) or env.today()
     validity = _date(validity_date, "validity_date", errors)
     if validity is None and "validity_date" not in errors:
         validity = date_order + dt.timedelta(days=env.settings("sale")["quotation_validity_days"])
@@ -565,8 +565,8 @@ def _plan_lines(env, order, specs: list, errors: dict, *, existing: dict[int, An
     product_ids = {item["product_id"] for item in parsed if item.get("product_id") is not None}
     # the taxes read are kept for the transaction: order.compute_amounts() finds them in the
     # session instead of reading them again
-    taxes = env.session.info.setdefault("sale.taxes_read", {})
-    read = env.session.info.get("sale.products_read", {})
+    taxes = env.tx_cache("sale.taxes_read")
+    read = env.tx_cache("sale.products_read")
     products: dict[int, Any] = {i: read[i] for i in product_ids if i in read}
     if product_ids - set(products):  # the products with their taxes: one SELECT
         products.update(_prefetch_products(env, product_ids - set(products)))
@@ -668,8 +668,8 @@ def _prefetch_products(env, idents) -> dict[int, Any]:
     """Read products with their taxes in one SELECT (as the user) and keep them for the
     transaction (``create_orders`` reads every order's products at once)."""
     wanted = {i for i in idents if isinstance(i, int) and not isinstance(i, bool)}
-    read = env.session.info.setdefault("sale.products_read", {})
-    taxes = env.session.info.setdefault("sale.taxes_read", {})
+    read = env.tx_cache("sale.products_read")
+    taxes = env.tx_cache("sale.taxes_read")
     found = {}
     if wanted:
         stmt = queries.built(env, "sale.product.with_tax", _products_statement)

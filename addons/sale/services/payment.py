@@ -27,7 +27,7 @@ from core.money import round_money, to_decimal
 
 from .. import locks
 from . import journal
-from .invoice import lock_rows, set_residual, settle_documents, today
+from .invoice import lock_rows, set_residual, settle_documents
 
 ZERO = Decimal("0")
 METHODS = ("cash", "cheque", "bank_transfer", "electronic")
@@ -203,7 +203,7 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         raise ValidationError(errors)
     customer = env.get("sale.customer", customer_id)
     currency = (currency or customer.currency or "CNY").upper()
-    date = date or today(env)
+    date = date or env.today()
 
     # what goes where
     if allocations is not None:
@@ -302,7 +302,7 @@ def _register_payments(env, specs: list[dict]) -> list:
             errors[f"{i}.customer_id"] = [f"no sale.customer {spec.get('customer_id')}"]
             continue
         currency = (spec.get("currency") or customer.currency or "CNY").upper()
-        date = spec.get("date") or today(env)
+        date = spec.get("date") or env.today()
         found = {}
         plan = _plan_allocations(env, found, customer, currency, date, wanted,
                                  open_by_customer.get(customer.id, {}))
@@ -410,7 +410,7 @@ def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = 
     target = min(open_amount, available) if value is None else value
     if target > available:
         raise ValidationError({"amount": [f"only {available} of credit available"]})
-    date = date or today(env)
+    date = date or env.today()
     Allocation = env["sale.payment.allocation"]
     made = []
     left = target

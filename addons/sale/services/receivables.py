@@ -39,10 +39,6 @@ BOOKED = ("posted", "paid")
 EPSILON = Decimal("0.005")
 
 
-def _today() -> dt.date:
-    return dt.date.today()
-
-
 def bucket_of(days_overdue: int) -> str:
     if days_overdue <= 0:
         return "not_due"
@@ -77,7 +73,6 @@ def _settled(Allocation, key: str):
     """What an allocation settled of the document its ``key`` names: an invoice's includes
     the early-payment discount; a payment or credit note gave the money only."""
     return Allocation.amount + Allocation.discount if key == "invoice_id" else Allocation.amount
-
 
 
 def _maybe_open(env, document, key: str, open_now, as_of: dt.date):
@@ -121,7 +116,7 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
     ``credit=False``: the open invoices only, in one statement (``credit`` 0)."""
     if group_by not in GROUPS:
         raise ValidationError({"group_by": ["must be customer, salesperson or empty"]})
-    as_of = as_of or _today()
+    as_of = as_of or env.today()
     Invoice, Customer = env["sale.invoice"], env["sale.customer"]
     groups = _group_columns(env, group_by)
     keys = [c.name for c in groups]
@@ -225,7 +220,7 @@ def open_items(env, customer_id: int, as_of: dt.date | None = None) -> dict[str,
     """What is open for one customer on ``as_of`` (default today): invoices with their due date,
     days overdue and bucket (oldest due first), and the credit (payments, credit notes)."""
     customer = env.get("sale.customer", customer_id)
-    as_of = as_of or _today()
+    as_of = as_of or env.today()
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
     alloc = _allocated(env, "invoice_id", as_of)
     residual = _money(Invoice.amount_total - func.coalesce(alloc.c.amount, 0))
@@ -288,7 +283,7 @@ def credit_sources(env, customer_id: int) -> list[tuple[str, int, Decimal]]:
 
 def balance(env, customer_id: int, as_of: dt.date | None = None) -> Decimal:
     """What the customer owes on ``as_of``: invoices less credit notes less payments."""
-    return _balance_before(env, customer_id, (as_of or _today()) + dt.timedelta(days=1))
+    return _balance_before(env, customer_id, (as_of or env.today()) + dt.timedelta(days=1))
 
 
 def _balance_before(env, customer_id: int, date: dt.date) -> Decimal:

@@ -64,9 +64,9 @@ class Period:
 
     @classmethod
     def parse(cls, date_from: str | dt.date | None, date_to: str | dt.date | None,
-              today: dt.date | None = None) -> Period:
-        """Validate ISO dates; 422 (``ValidationError``) naming the parameter at fault."""
-        today = today or dt.date.today()
+              today: dt.date) -> Period:
+        """Validate ISO dates; 422 (``ValidationError``) naming the parameter at fault.
+        ``today`` (the client's, ``env.today()``) ends a period given no end."""
         end = _parse_date("date_to", date_to) if date_to not in (None, "") else None
         start = _parse_date("date_from", date_from) if date_from not in (None, "") else None
         if end is None:

@@ -21,7 +21,8 @@ from core.errors import TransitionBlocked, ValidationError
 from core.money import QTY_DIGITS
 
 from ..locks import lock_row
-from ..models.order import FULL, ZERO, norm, today
+from ..models.order import FULL, ZERO, norm
+from .invoice import distinct
 from .order import _date, _decimal
 
 
@@ -35,7 +36,7 @@ def record_shipment(env, order, quantities=None, date=None, reference=None, note
             f"only an approved order can be shipped (order {order.number} is {order.state})"])
     errors: dict[str, list[str]] = {}
     wanted = _quantities(order, lines, quantities, errors)
-    ship_date = _date(date, "date", errors) or today(env)
+    ship_date = _date(date, "date", errors) or env.today()
     if reference is not None and (not isinstance(reference, str) or len(reference) > 64):
         errors.setdefault("reference", []).append("a text of at most 64 characters")
     if errors:
@@ -66,12 +67,12 @@ def record_shipments(env, orders, date=None, reference=None):
     their lines, the ledgers (one UPDATE for all) and ``ship`` fired on all the orders together
     (``fire_many``). Returns the shipments, in the orders' order."""
     env.check_access("sale.shipment", "create")
-    orders = list(orders)
+    orders = distinct(orders)
     if not orders:
         return []
     _lock_many(env, orders)
     errors: dict[str, list[str]] = {}
-    ship_date = _date(date, "date", errors) or today(env)
+    ship_date = _date(date, "date", errors) or env.today()
     if reference is not None and (not isinstance(reference, str) or len(reference) > 64):
         errors.setdefault("reference", []).append("a text of at most 64 characters")
     refused: dict[int, list[str]] = {}
@@ -120,7 +121,7 @@ def record_return(env, order, quantities, date=None, reference=None, note=None):
     errors: dict[str, list[str]] = {}
     back = {ln.id: (ln.qty_shipped or ZERO) - (ln.qty_returned or ZERO) for ln in lines}
     wanted = _quantities(order, lines, quantities, errors, limits=back, what="to take back")
-    ship_date = _date(date, "date", errors) or today(env)
+    ship_date = _date(date, "date", errors) or env.today()
     if errors:
         raise ValidationError(errors)
     shipment = _write(env, order, "return", wanted, ship_date, reference, note)

@@ -8,7 +8,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
 from core.errors import TransitionBlocked, ValidationError
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -72,7 +76,7 @@ def test_amended_orders_go_through_every_guard_and_approval_again(sf, svc, make_
             svc.order.amend_order(env, order, reason="x", changes={"number": "SO/1"})
         assert "number" in exc.value.errors
         assert (order.state, order.revision) == ("approved", 0)
-    past = dt.date.today() - dt.timedelta(days=1)
+    past = CLIENT_TODAY - dt.timedelta(days=1)
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
         svc.order.amend_order(env, order, reason="backdated",

@@ -10,10 +10,15 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 URL = "/api/v1/orders"
-YEAR = dt.date.today().year
+YEAR = CLIENT_TODAY.year
 
 
 def _order(master, qty="2", customer=None, **extra):
@@ -111,7 +116,7 @@ def test_batch_trigger_200_409_and_nothing_moves(sf, api, master):
         (b, "approved", True, "draft", "approved", []), (a, "approved", True, "draft", "approved", [])]
     assert [e["comment"] for e in _get(api, "sp1", f"{URL}/{a}/log")] == ["go"]
 
-    past = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    past = (CLIENT_TODAY - dt.timedelta(days=2)).isoformat()
     (good,) = _create(api, master, n=1)
     (expired,) = _create(api, master, n=1, date_order=past, validity_date=past)
     number = _get(api, "sp1", f"{URL}/{expired}")["number"]

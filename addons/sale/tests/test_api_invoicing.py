@@ -4,6 +4,11 @@ import datetime as dt
 
 import pytest
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 JAN5 = dt.date(2026, 1, 5)
@@ -47,7 +52,7 @@ def test_invoice_lifecycle_over_the_api(sf, master, flow, api):
         {"invoice_line_id": line_id, "quantity": "1"}]}, headers=fin)
     assert credit.status_code == 201, credit.json
     assert (credit.json["kind"], credit.json["number"], credit.json["amount_total"]) == (
-        "credit_note", f"RINV/{dt.date.today().year}/000001", "113.00")
+        "credit_note", f"RINV/{CLIENT_TODAY.year}/000001", "113.00")
     got = c.get(url, headers=api.h("manager")).json
     assert (got["amount_residual"], got["payment_status"]) == ("339.00", "partial")
     listed = c.get("/api/v1/invoices?kind=credit_note", headers=fin).json

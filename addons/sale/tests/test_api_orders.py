@@ -7,6 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 URL = "/api/v1/orders"
@@ -71,7 +76,7 @@ def test_get_patch_if_match_and_drafts_only(api, master):
 
 
 def test_triggers_409_202_200(api, master):
-    past = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    past = (CLIENT_TODAY - dt.timedelta(days=2)).isoformat()
     order = _create(api, master, date_order=past, validity_date=past,
                     lines=[{"product_id": master.product_ids[0], "quantity": "1", "unit_price": "0"}])
     r = api.client.post(f"{URL}/{order['id']}/triggers/approve", json={}, headers=api.h("sp1"))
@@ -119,7 +124,7 @@ def test_another_salespersons_order_is_not_found(api, master):
 
 
 def test_list_filters_and_sorting(api, master, users):
-    today = dt.date.today()
+    today = CLIENT_TODAY
     a = _create(api, master, date_order=(today - dt.timedelta(days=10)).isoformat())
     b = _create(api, master, lines=[{"product_id": master.product_ids[2], "quantity": "1"}])
     c = _create(api, master, login="sp2", customer_id=master.c2)

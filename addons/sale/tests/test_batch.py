@@ -15,12 +15,16 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
 from core.errors import AccessDenied, TransitionBlocked, ValidationError
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 JAN5, JAN20 = dt.date(2026, 1, 5), dt.date(2026, 1, 20)
-YEAR = dt.date.today().year  # orders are dated today unless told
+YEAR = CLIENT_TODAY.year  # orders are dated today unless told
 NEEDS_MANAGER = "needs approval by sales_manager (amount 150,000.00 over 100,000.00)"
 
 
@@ -301,7 +305,7 @@ def test_approve_orders_refusal_names_each_order_and_changes_nothing(sf, master,
     """One expired quotation and one order of an archived customer among good ones: the
     refusal names both (by position, by id, reasons prefixed by their number); every order
     stays a draft, with no log row, no approval and no news, even after the caller commits."""
-    past = dt.date.today() - dt.timedelta(days=3)
+    past = CLIENT_TODAY - dt.timedelta(days=3)
     big = make_order(lines=order_of_total("600000"))  # the manager's level is recorded first
     good = make_order()
     expired = make_order(date_order=past - dt.timedelta(days=10), validity_date=past)

@@ -15,7 +15,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from core.config import DEFAULT_CONFIG
+from core.app import today_in
+from core.config import DEFAULT_CONFIG, DEFAULT_TIMEZONE
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 D = Decimal
 
@@ -51,7 +54,7 @@ def test_demo_loads_a_consistent_company_once(demo_config):
     sf = Salesflow(ClientConfig.load(demo_config))
     journal = importlib.import_module("sale.services.journal")
     reports = importlib.import_module("sale.services.reports")
-    today = dt.date.today()
+    today = CLIENT_TODAY
     try:
         with sf.transaction(readonly=True) as env:
             Order, Invoice = env["sale.order"], env["sale.invoice"]

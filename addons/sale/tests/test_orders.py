@@ -8,7 +8,11 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
 from core.errors import ConflictError, TransitionBlocked, ValidationError
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -180,7 +184,7 @@ def test_update_order(sf, master, svc, make_order):
 
 
 def test_approve_guards_expired_quotation_and_log(sf, master, svc, make_order):
-    yesterday = dt.date.today() - dt.timedelta(days=3)
+    yesterday = CLIENT_TODAY - dt.timedelta(days=3)
     oid = make_order(date_order=yesterday - dt.timedelta(days=10), validity_date=yesterday)
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
@@ -192,7 +196,7 @@ def test_approve_guards_expired_quotation_and_log(sf, master, svc, make_order):
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
         assert order.state == "draft"
-        svc.order.update_order(env, order, validity_date=dt.date.today())
+        svc.order.update_order(env, order, validity_date=CLIENT_TODAY)
         assert order.fire("approve").done
         assert order.state == "approved"
     oid = make_order(lines=[(0, "1", "0")])

@@ -12,10 +12,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
 from core.errors import ValidationError
 
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+
 D = Decimal
-TODAY = dt.date.today()
+TODAY = CLIENT_TODAY
 D1 = TODAY - dt.timedelta(days=10)  # sp1's day
 D2 = TODAY - dt.timedelta(days=12)  # sp2's day
 PERIOD = {"date_from": (TODAY - dt.timedelta(days=15)).isoformat(), "date_to": TODAY.isoformat()}
@@ -83,7 +87,7 @@ def sales(sf, master):
 
 
 def period(rep):
-    return rep.Period.parse(PERIOD["date_from"], PERIOD["date_to"])
+    return rep.Period.parse(PERIOD["date_from"], PERIOD["date_to"], TODAY)
 
 
 # -- services --------------------------------------------------------------------------------
@@ -102,7 +106,7 @@ def test_daily_sales_per_day_and_salesperson(sf, users, sales, rep):
     assert report.totals["days_with_sales"] == 2
     with sf.transaction("manager") as env:  # one salesperson, and a period before any sale
         only = rep.daily_sales(env, period(rep), salesperson_id=users.sp["sp1"])
-        empty = rep.daily_sales(env, rep.Period.parse("2001-01-01", "2001-01-31"))
+        empty = rep.daily_sales(env, rep.Period.parse("2001-01-01", "2001-01-31", TODAY))
     assert [r["salesperson"] for r in only.rows] == ["SP1"]
     assert empty.rows == [] and empty.totals["amount_total"] == D("0.00")
 
@@ -184,7 +188,7 @@ def test_salesperson_sees_only_own_customers(sf, sales, rep):
 def test_period_parsing(rep):
     today = dt.date(2026, 5, 31)
     assert rep.Period.parse(None, None, today=today) == rep.Period(dt.date(2026, 5, 2), today)
-    assert rep.Period.parse("2026-01-01", "2026-01-01").days == 1
+    assert rep.Period.parse("2026-01-01", "2026-01-01", today).days == 1
     for args, field in [(("2026-02-30", None), "date_from"), ((None, "31/05/2026"), "date_to"),
                         (("2026-03-01", "2026-02-28"), "date_from"),
                         (("2020-01-01", "2026-01-01"), "date_to")]:

@@ -10,6 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 D = Decimal
@@ -24,7 +29,7 @@ def dash(sf):
 def book(sf, master, flow, make_order, dash):
     """Orders of c1 (sp1) and c2 (sp2) around today, in every state, with invoices and a
     payment; returns what each figure must be, for the manager and for sp1."""
-    today = dt.date.today()
+    today = CLIENT_TODAY
     this_start = dash.month_start(today)
     last_start = dash.add_months(this_start, -1)
     last_end = this_start - dt.timedelta(days=1)

@@ -11,7 +11,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
 from core.web.testing import csrf_token, post_form
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -379,8 +383,8 @@ def test_a_refused_row_refuses_the_whole_mass_action(sf, master, make_order, flo
     import datetime as dt
 
     good = make_order()
-    expired = make_order(date_order=dt.date.today() - dt.timedelta(days=10),
-                         validity_date=dt.date.today() - dt.timedelta(days=1))
+    expired = make_order(date_order=CLIENT_TODAY - dt.timedelta(days=10),
+                         validity_date=CLIENT_TODAY - dt.timedelta(days=1))
     sp1 = web("sp1")
     resp = post_form(sp1, "/r/sale.order/actions/approve", {"ids": [str(good), str(expired)]},
                      form_page="/r/sale.order")

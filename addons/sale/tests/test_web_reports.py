@@ -11,6 +11,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 D = Decimal
@@ -22,7 +27,7 @@ REPORTS = ("daily-sales", "sales-by-customer", "sales-by-product", "sales-by-sal
 def book(sf, master, flow, make_order):
     """Sales of c1 (sp1: 226.00 + 113.00) and c2 (sp2: 565.00) in the last days, a quotation
     of c1 (not a sale) and a sale of c1 before the period."""
-    today = dt.date.today()
+    today = CLIENT_TODAY
     valid = {"validity_date": today + dt.timedelta(days=30)}
     flow.order([(0, "1", "200")], customer=master.c1, date_order=today - dt.timedelta(days=3), **valid)
     flow.order([(0, "1", "100")], customer=master.c1, date_order=today - dt.timedelta(days=1),

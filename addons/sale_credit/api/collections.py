@@ -249,7 +249,7 @@ class CreditAgingSchema(Schema):
              summary="Aged receivables by salesperson", query={"as_of": "YYYY-MM-DD (default today)"})
 def aging_by_salesperson(env):
     args = _args({"as_of"})
-    as_of = _date("as_of", args.get("as_of"), dun.today(env))
+    as_of = _date("as_of", args.get("as_of"), env.today())
     return {"as_of": as_of, "rows": coll.aging_by_salesperson(env, as_of)}
 
 
@@ -299,7 +299,7 @@ class DiscountQuoteSchema(Schema):
              query={"date": "YYYY-MM-DD (default today)"})
 def quote_discount(env, invoice_id):
     args = _args({"date"})
-    date = _date("date", args.get("date"), dun.today(env))
+    date = _date("date", args.get("date"), env.today())
     invoice = env.get("sale.invoice", invoice_id)
     open_amount = invoice.amount_residual
     untaxed, tax = disc.early_payment_discount(env, invoice, date, open_amount)

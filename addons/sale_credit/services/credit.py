@@ -70,16 +70,6 @@ _REFUSED = "sale_credit.refused"      # failed checks of a rolled-back transacti
 SKIP_CHECKS = "sale_credit.skip_checks"  # set (e.g. by the demo loader): checks pass, no decisions
 
 
-def today(env) -> dt.date:
-    """Today in the client's time zone (tests replace this function)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return dt.datetime.now(ZoneInfo(env.config.timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.date.today()
-
-
 def _money(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -100,7 +90,7 @@ def _rate(env, code: str, date: dt.date | None) -> Decimal:
         with env.sudo():
             rate = env.session.scalar(
                 select(Rate.rate).join(Currency, Rate.currency_id == Currency.id)
-                .where(Currency.code == code, Rate.date <= (date or today(env)))
+                .where(Currency.code == code, Rate.date <= (date or env.today()))
                 .order_by(Rate.date.desc()).limit(1))
         if rate is None:
             raise ValidationError({"currency": [
@@ -439,6 +429,8 @@ def listen(env) -> None:
     with _listen_lock:
         if cls not in _listening:
             event.listen(cls, "before_commit", _before_commit)
+            event.listen(cls, "after_transaction_create", _after_transaction_create)
+            event.listen(cls, "after_soft_rollback", _after_soft_rollback)
             event.listen(cls, "after_rollback", _after_rollback)
             event.listen(cls, "after_transaction_end", _after_transaction_end)
             _listening.add(cls)
@@ -454,13 +446,51 @@ def _before_commit(session) -> None:
         session.flush()
 
 
+_SNAPSHOTS = "sale_credit.savepoint_snapshots"
+
+
+def _after_transaction_create(session, transaction) -> None:
+    """A savepoint begins (``env.atomic``, ``fire_many``): remember the pending notes,
+    decisions and checks, to go back to them if it is rolled back."""
+    if transaction.nested:
+        dirty = session.info.get(_DIRTY)
+        session.info.setdefault(_SNAPSHOTS, {})[transaction] = (
+            {k: set(v) for k, v in dirty.items()} if dirty is not None else None,
+            dict(session.info[_DECISIONS]) if _DECISIONS in session.info else None,
+            dict(session.info[_CHECKS]) if _CHECKS in session.info else None)
+
+
+def _after_soft_rollback(session, previous_transaction) -> None:
+    """A savepoint rolled back (a refused batch caught by its caller): undo only what was
+    noted inside it, and keep its failed checks to write once the connection is given back
+    (``_after_transaction_end``). The transaction's own rollback is ``_after_rollback``."""
+    if not previous_transaction.nested:
+        return
+    before = session.info.get(_SNAPSHOTS, {}).pop(previous_transaction, (None, None, None))
+    pending = session.info.get(_DECISIONS) or {}
+    failed = [c for key, c in pending.items()
+              if not c.ok and (before[1] is None or key not in before[1])]
+    for key, value in zip((_DIRTY, _DECISIONS, _CHECKS), before, strict=True):
+        if value is None:
+            session.info.pop(key, None)
+        else:
+            session.info[key] = value
+    if failed:
+        session.info.setdefault(_REFUSED, []).extend(failed)
+
+
 def _after_rollback(session) -> None:
-    """A refused approval or shipment rolls its transaction back: keep its failed checks to
-    write once the connection is given back (``_after_transaction_end``)."""
-    pending = session.info.pop(_DECISIONS, None)
+    """The transaction rolled back (a refused approval or shipment): drop everything noted and
+    keep its failed checks to write. This event comes before ``_after_transaction_end`` (the
+    soft-rollback event comes after it, too late); a savepoint's rollback, still current
+    here, is left to ``_after_soft_rollback``."""
+    if session.get_nested_transaction() is not None:
+        return
+    pending = session.info.pop(_DECISIONS, None) or {}
     session.info.pop(_DIRTY, None)
     session.info.pop(_CHECKS, None)
-    failed = [c for c in (pending or {}).values() if not c.ok]
+    session.info.pop(_SNAPSHOTS, None)
+    failed = [c for c in pending.values() if not c.ok]
     if failed:
         session.info.setdefault(_REFUSED, []).extend(failed)
 
@@ -469,6 +499,9 @@ def _after_transaction_end(session, transaction) -> None:
     """Write the refused decisions of a rolled-back transaction in a transaction of their own
     (after the first one gave its connection back: one connection per worker at a time), so
     refusals can be explained later. A failure here is logged, never raised over the refusal."""
+    if transaction.parent is None:
+        # (a savepoint's snapshot stays until then: this event comes before its rollback's)
+        session.info.pop(_SNAPSHOTS, None)
     if transaction.parent is not None or not session.info.get(_REFUSED):
         return
     failed = session.info.pop(_REFUSED)
@@ -659,7 +692,7 @@ def check_order(env, order, trigger: str, *, lock: bool = False) -> CreditCheck:
             amount = to_company(env, Decimal(order.amount_total or 0), order.currency,
                                 order.date_order)
         counted = sum((parts[p] for p in components), ZERO)
-        as_of = today(env)
+        as_of = env.today()
         oldest = parts["oldest_due_date"]
         days = (as_of - oldest).days if oldest is not None else None
         allowed = settings["overdue_days"]

@@ -92,13 +92,6 @@ def _level_exists(env, invoice_id: int, level: str) -> bool:
         Dunning.invoice_id == invoice_id, Dunning.level == level)) is not None
 
 
-def today(env) -> dt.date:
-    """Today in the client's time zone (the sale addon's document date)."""
-    from sale.services.invoice import today as sale_today
-
-    return sale_today(env)
-
-
 def put_on_hold(env, customer, reason: str) -> None:
     """Put ``customer`` (locked by the caller) on credit hold with ``reason``; the kernel
     audits the change (who, when, old and new values)."""
@@ -111,7 +104,7 @@ def run_dunning(env, date: dt.date | None = None):
     the ``dunning_run``."""
     env.check_access(RUN, "create")
     env.check_access(DUNNING, "create")
-    date = date or today(env)
+    date = date or env.today()
     settings = env.settings("sale_credit")["dunning"]
     configured = levels(env)
     by_code = {level["code"]: level for level in configured}

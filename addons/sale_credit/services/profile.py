@@ -147,7 +147,7 @@ def panel(env, customer_id: int, *, decisions: int = 10) -> dict[str, Any]:
     customer = env.get("sale.customer", customer_id)
     settings = env.settings("sale_credit")
     data = summary(env, customer)
-    as_of = credit.today(env)
+    as_of = env.today()
     with env.sudo():
         data["overdue"] = _overdue(env, customer.id, as_of, settings["overdue_days"])
         oldest = data["oldest_due_date"]

@@ -138,7 +138,7 @@ def grade_for(env, score: Decimal) -> str | None:
 def rescore(env, date: dt.date | None = None, customer_ids: list[int] | None = None) -> list[dict]:
     """Store every customer's score and propose grade changes (older open proposals of a
     customer are superseded). Returns one dict per customer scored."""
-    date = date or credit.today(env)
+    date = date or env.today()
     P = env["sale.credit.grade_proposal"]
     results = []
     with env.sudo():

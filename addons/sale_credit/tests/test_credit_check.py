@@ -13,7 +13,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from core.app import today_in
+from core.config import DEFAULT_TIMEZONE
 from core.errors import AccessDenied, TransitionBlocked
+
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -115,7 +119,7 @@ def test_the_orders_own_salesperson_never_releases_or_rejects(sf, master, users,
 
 def test_refuse_policy_refuses_with_every_reason_and_keeps_the_refusal(
         sf, master, make_order, flow, profile, decisions, exposure):
-    today = dt.date.today()
+    today = CLIENT_TODAY
     old = flow.order(customer=master.c3, lines=[(0, "10", None)])        # 1,130.00
     flow.invoice(old, date=today - dt.timedelta(days=90))                # due 60 days ago
     profile(master.c3, credit_hold=True, credit_hold_reason="bounced cheque")
@@ -172,8 +176,8 @@ def test_approval_levels_and_credit_review_together(sf, master, users, make_orde
 
 def test_sales_own_guards_still_apply_before_credit_review(sf, master, make_order, profile):
     profile(master.c1, credit_limit=D("10"))
-    oid = make_order(lines=[(0, "1", None)], validity_date=dt.date.today() - dt.timedelta(days=1),
-                     date_order=dt.date.today() - dt.timedelta(days=5))
+    oid = make_order(lines=[(0, "1", None)], validity_date=CLIENT_TODAY - dt.timedelta(days=1),
+                     date_order=CLIENT_TODAY - dt.timedelta(days=5))
     with pytest.raises(TransitionBlocked) as exc:
         _fire(sf, "sp1", oid, "approve")
     assert exc.value.reasons[0].startswith("the quotation expired on")
