@@ -35,6 +35,7 @@ import dataclasses
 import datetime as dt
 import importlib
 import io
+import os
 import pstats
 import resource
 import sys
@@ -54,6 +55,7 @@ from core.app import Salesflow, create_app  # noqa: E402
 from core.config import ClientConfig  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.errors import SalesflowError  # noqa: E402
+from core.runtime import tune_gc  # noqa: E402
 
 PHASES = ("create", "approve", "ship", "invoice", "pay")
 CUSTOMERS = 50
@@ -400,7 +402,7 @@ def print_profile(name: str, profiler: cProfile.Profile) -> None:
     for key in ("cumulative", "tottime"):
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
-        stats.strip_dirs().sort_stats(key).print_stats(30)
+        stats.strip_dirs().sort_stats(key).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "30")))
         print(f"--- profile of {name}, by {key} ---", file=sys.stderr)
         print(out.getvalue(), file=sys.stderr)
 
@@ -496,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=None, help="client config (default: config/default.toml)")
     parser.add_argument("--big-order", action="store_true",
                         help=f"one order of {BIG_LINES} lines (and one of {SMALL_LINES}) through every step")
+    parser.add_argument("--gc-default", action="store_true",
+                        help="keep CPython's collector settings (default: the server's, core.runtime.tune_gc)")
     parser.add_argument("--profile", default=None, choices=(*PHASES, "all"),
                         help="cProfile a phase (or all) and print the top functions to stderr")
     args = parser.parse_args(argv)
@@ -516,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
                 driver = ServiceDriver(sf, svc, master)
             mode = ("api" if args.api else "services") + (
                 f", batches of {args.batch} orders" if args.batch else ", one order per transaction")
+            if not args.gc_default:  # as the WSGI app and `salesflow serve` run
+                tune_gc()
+            mode += ", gc " + ("default" if args.gc_default else "tuned")
             print(f"# {sf.dialect}, addons {','.join(sf.addon_names)}, {mode}, "
                   f"{dt.datetime.now().isoformat(timespec='seconds')}")
             try:

@@ -256,8 +256,10 @@ def users_token(obj: Context, login: str, name: str) -> None:
 def serve(obj: Context, host: str, port: int, debug: bool) -> None:
     """Run the Flask development server. Production: see README (gunicorn)."""
     from core.app import create_app
+    from core.runtime import tune_gc
 
     app = create_app(salesflow=obj.salesflow)
+    tune_gc()
     click.echo(f"salesflow for {obj.config.name} on http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug, use_reloader=False)
 

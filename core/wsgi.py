@@ -5,5 +5,7 @@ from ``$SALESFLOW_DATABASE_URL`` when set.
 """
 
 from core.app import create_app
+from core.runtime import tune_gc
 
 app = create_app()
+tune_gc()  # per worker; with gunicorn --preload once before the fork, keeping the pages shared
