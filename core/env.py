@@ -468,6 +468,7 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
         _announce_after_commit(env, obj, None)
         if obj.__audit__:
             audit_rows.append((obj, "create", None))
+    changed = []
     for obj in list(session.dirty):
         record = getattr(obj, "__record__", None)
         if record is None or not session.is_modified(obj, include_collections=False):
@@ -475,6 +476,7 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
         changes = _column_changes(obj)
         if not changes:
             continue
+        changed.append((obj, changes))
         if obj.__append_only__:
             raise ImmutableRecord(f"{record} {obj.id} is append-only and cannot be changed")
         wf = sf.workflows.get(record)
@@ -511,6 +513,10 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             audit_rows.append((obj, "delete", None))
     if audit_rows:
         session.info.setdefault("audit_pending", []).extend(audit_rows)
+    if len(changed) > 1:  # checked, validated and audited: many of one class go together
+        from core.flush import update_many
+
+        update_many(session, changed)
 
 
 def _announce_after_commit(env: Env, obj, changes: dict | None) -> None:

@@ -133,18 +133,22 @@ def token_for(sf: Salesflow, login: str) -> dict[str, str]:
 
 @pytest.fixture
 def count_queries():
-    """Count SQL statements on an engine: ``with count_queries(engine) as n: ...; n.value``."""
+    """Count SQL statements on an engine: ``with count_queries(engine) as n: ...; n.value``
+    (``n.statements``: their texts)."""
     import contextlib
 
     class Counter:
-        value = 0
+        def __init__(self):
+            self.value = 0
+            self.statements: list[str] = []
 
     @contextlib.contextmanager
     def counting(engine):
         counter = Counter()
 
-        def before(*_args, **_kw):
+        def before(_conn, _cursor, statement, *_args, **_kw):
             counter.value += 1
+            counter.statements.append(statement)
 
         event.listen(engine, "before_cursor_execute", before)
         try:

@@ -1,0 +1,139 @@
+"""core.flush: many records of one class changed in the same columns go in one UPDATE, with
+the same version check, audit and rollback behaviour as the ORM's one UPDATE per row."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.errors import ValidationError
+
+KT = ["kt_doc"]
+
+
+def _docs(sf, new_doc, count: int = 3) -> list[int]:
+    return [new_doc(sf, name=f"doc{i}", amount=f"{10 * (i + 1)}.00") for i in range(count)]
+
+
+def _rows(sf, ids) -> dict[int, tuple]:
+    with sf.engine.connect() as conn:
+        return {r.id: (r.name, r.amount, r.note, r.version) for r in conn.execute(
+            text("SELECT id, name, amount, note, version FROM kt_doc WHERE id IN "
+                 f"({', '.join(str(int(i)) for i in ids)})"))}
+
+
+def _updates(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith("UPDATE KT_DOC")]
+
+
+def test_many_records_changed_alike_are_written_by_one_update(make_sf, new_doc, count_queries):
+    sf = make_sf(KT)
+    ids = _docs(sf, new_doc)
+    before = _rows(sf, ids)
+    with sf.transaction() as env, count_queries(sf.engine) as seen:
+        docs = [env.get("kt.doc", i) for i in ids]
+        for doc in docs:
+            doc.amount = doc.amount + Decimal("1.50")
+            doc.note = f"checked {doc.name}"
+        env.session.flush()
+        assert len(_updates(seen.statements)) == 1
+        assert [d.version for d in docs] == [before[i][3] + 1 for i in ids]
+        assert not any(env.session.is_modified(d) for d in docs)  # nothing left to write
+    after = _rows(sf, ids)
+    for i in ids:
+        name, amount, note, version = after[i]
+        assert (Decimal(str(amount)), note, version) == (
+            Decimal(str(before[i][1])) + Decimal("1.50"), f"checked {name}", before[i][3] + 1)
+    with sf.transaction() as env:  # each row audited with its own old and new values
+        for i in ids:
+            last = sf.audit.history(env, "kt.doc", i)[-1]
+            assert last["action"] == "write"
+            assert last["changes"]["note"] == [None, f"checked {after[i][0]}"]
+            assert last["changes"]["amount"] == [f"{Decimal(str(before[i][1])):.2f}",
+                                                 f"{Decimal(str(before[i][1])) + Decimal('1.50'):.2f}"]
+
+
+def test_records_changed_differently_are_each_written(make_sf, new_doc, count_queries):
+    sf = make_sf(KT)
+    ids = _docs(sf, new_doc)
+    with sf.transaction() as env, count_queries(sf.engine) as seen:
+        docs = [env.get("kt.doc", i) for i in ids]
+        docs[0].note, docs[1].name, docs[2].note = "a", "renamed", "c"
+        env.session.flush()
+    assert len(_updates(seen.statements)) == 2  # the two notes together, the name alone
+    rows = _rows(sf, ids)
+    assert [rows[i][:3:2] for i in ids] == [("doc0", "a"), ("renamed", None), ("doc2", "c")]
+
+
+def test_a_row_changed_behind_the_session_fails_the_flush_and_nothing_is_written(
+        make_sf, new_doc):
+    """One row's version moved after the session read it: the batch's UPDATE matches one row
+    short, the flush fails like the ORM's (409 in the API) and the transaction rolls back."""
+    sf = make_sf(KT)
+    ids = _docs(sf, new_doc)
+    with pytest.raises(StaleDataError, match="expected to update 3 row"):
+        with sf.transaction() as env:
+            docs = [env.get("kt.doc", i) for i in ids]
+            env.session.execute(text("UPDATE kt_doc SET note = 'behind', version = version + 1 "
+                                     "WHERE id = :id"), {"id": ids[1]})
+            for doc in docs:
+                doc.note = "ours"
+            env.session.flush()
+    rows = _rows(sf, ids)
+    assert [rows[i][2:] for i in ids] == [(None, 1), (None, 1), (None, 1)]
+
+
+def test_a_row_committed_by_another_transaction_meanwhile_fails_the_flush(make_sf, new_doc,
+                                                                          db_url):
+    """PostgreSQL: another connection changes one row and commits between our read and our
+    write; our batch is refused, their change stays."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite admits one writer at a time: the other write waits for ours")
+    sf = make_sf(KT)
+    ids = _docs(sf, new_doc)
+    with pytest.raises(StaleDataError):
+        with sf.transaction() as env:
+            docs = [env.get("kt.doc", i) for i in ids]
+            with sf.engine.begin() as other:
+                other.execute(text("UPDATE kt_doc SET note = 'theirs', version = version + 1 "
+                                   "WHERE id = :id"), {"id": ids[1]})
+            for doc in docs:
+                doc.note = "ours"
+            env.session.flush()
+    rows = _rows(sf, ids)
+    assert [rows[i][2:] for i in ids] == [(None, 1), ("theirs", 2), (None, 1)]
+
+
+def test_a_savepoint_rolled_back_forgets_the_values_it_wrote(make_sf, new_doc):
+    sf = make_sf(KT)
+    ids = _docs(sf, new_doc)
+    with sf.transaction() as env:
+        docs = [env.get("kt.doc", i) for i in ids]
+        versions = [d.version for d in docs]
+        with pytest.raises(RuntimeError), env.atomic():
+            for doc in docs:
+                doc.note = "draft"
+            env.session.flush()
+            raise RuntimeError("changed my mind")
+        assert [d.note for d in docs] == [None, None, None]  # reloaded, not what was written
+        assert [d.version for d in docs] == versions
+        for doc in docs:
+            doc.note = "final"
+    assert [row[2:] for row in _rows(sf, ids).values()] == [("final", v + 1) for v in versions]
+
+
+def test_a_refused_record_stops_the_batch_before_any_write(make_sf, new_doc, count_queries):
+    sf = make_sf(KT)
+    ids = _docs(sf, new_doc)
+    with pytest.raises(ValidationError, match="must not be negative"):
+        with sf.transaction() as env, count_queries(sf.engine) as seen:
+            docs = [env.get("kt.doc", i) for i in ids]
+            for doc in docs:
+                doc.note = "x"
+            docs[2].amount = Decimal("-1")
+            env.session.flush()
+    assert _updates(seen.statements) == []
+    assert [row[2] for row in _rows(sf, ids).values()] == [None, None, None]
