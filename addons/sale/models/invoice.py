@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, String, Text
+from sqlalchemy import Date, ForeignKey, String, Text, inspect
 from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
@@ -28,8 +28,10 @@ class Invoice:
     __posted_states__ = ("posted", "paid")
     #: lets SQLite insert many in one INSERT .. RETURNING (batches); NULL otherwise
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
-    #: what may still change on a posted invoice: its settlement
-    __mutable_when_posted__ = frozenset({"state", "amount_residual", "payment_status"})
+    #: what may still change on a posted invoice: its settlement, and its journal entry once
+    #: (a batch books the entries of the invoices it posted together, ``validate`` below)
+    __mutable_when_posted__ = frozenset({"state", "amount_residual", "payment_status",
+                                         "journal_entry_id"})
 
     #: gap-free per year, given at posting: INV/2026/000001 (credit notes: RINV/...)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -76,6 +78,10 @@ class Invoice:
             value = getattr(self, name)
             if value is not None and Decimal(value) < 0:
                 errors[name] = ["must not be negative"]
+        booked = inspect(self).attrs.journal_entry_id.history.deleted
+        if booked and booked[0] is not None:
+            errors["journal_entry_id"] = ["an invoice's journal entry is booked once; correct it "
+                                          "by a credit note"]
         return errors
 
     # -- workflow (see workflow.SALE_INVOICE) ---------------------------------------------------

@@ -389,7 +389,13 @@ def post_invoices(env, invoices, *, date: dt.date | None = None) -> list:
             wanted[key] = wanted.get(key, 0) + 1
     with env.numbers_reserved(wanted):
         if len(order_ids) == len(invoices):
-            env.fire_many(invoices, "post")
+            journal.account_ids(env)  # (the chart, created if missing, before any posting)
+            queue = env.tx_cache(_ENTRIES_QUEUED)
+            queue.update(open=True, entries=[])
+            try:
+                env.fire_many(invoices, "post")
+            finally:
+                env.tx_cache(_ENTRIES_QUEUED).clear()  # (a rollback emptied it already)
         else:  # two of one order (or some without one): each checked after the one before
             for invoice in invoices:
                 invoice.fire("post")
@@ -589,21 +595,44 @@ def book_posting(env, invoice) -> None:
     else:
         lines = [{**receivable, "debit": total}, {**revenue, "credit": untaxed}, {**vat, "credit": tax}]
         label = f"Invoice {number}"
-    entry = journal.post_entry(
-        env, date=date, source_record="sale.invoice", source_id=invoice.id, label=label,
-        lines=lines, reversed_entry_id=original.journal_entry_id if original is not None else None)
-    # set after the entry's INSERT (it flushes): the invoice is then written once, with its
-    # state change (one UPDATE, one audit row)
+    spec = {"date": date, "source_record": "sale.invoice", "source_id": invoice.id, "label": label,
+            "lines": lines,
+            "reversed_entry_id": original.journal_entry_id if original is not None else None}
     invoice.number, invoice.date, invoice.due_date = number, date, due
     invoice.amount_residual = invoice.amount_total
     invoice.payment_status = "none"
-    invoice.journal_entry_id = entry.id
+    queue = env.tx_cache(_ENTRIES_QUEUED)
+    if queue.get("open"):  # post_invoices: booked together by after_posting_many
+        queue["entries"].append((invoice, spec))
+    else:
+        # the invoice is then written once, with its state change (one UPDATE, one audit row)
+        invoice.journal_entry_id = journal.post_entries(env, [spec])[0].id
+
+
+#: ``post_invoices``' queue of journal entries of the invoices being posted, booked together
+_ENTRIES_QUEUED = "sale.entries_queued"
+
+
+def _book_queued_entries(env) -> None:
+    """The journal entries ``book_posting`` queued for a batch: two INSERTs for them all (in
+    the invoices' order, so their numbers follow the invoices'), before the invoices are
+    flushed (each is then written once, its entry with its state)."""
+    queue = env.tx_cache(_ENTRIES_QUEUED)
+    queued = queue.get("entries")
+    if not queued:
+        return
+    queue["entries"] = []
+    with env.session.no_autoflush:  # (the invoices are flushed once, with their entries)
+        entries = journal.post_entries(env, [spec for _invoice, spec in queued])
+    for (invoice, _spec), entry in zip(queued, entries, strict=True):
+        invoice.journal_entry_id = entry.id
 
 
 def after_posting(env, invoice) -> None:
     """``after`` action of ``post``: the order lines' ``qty_invoiced`` (up for an invoice, down
     for a credit note) through the order's ledger (one batched UPDATE, statuses refreshed), and
     ``invoice`` on the order once it is fully invoiced."""
+    _book_queued_entries(env)
     if invoice.order_id is None:
         return
     sign = -1 if invoice.kind == "credit_note" else 1
@@ -632,6 +661,7 @@ def after_posting_many(env, invoices) -> None:
     ``after`` action): the ledgers of all their orders in one UPDATE, the orders read with
     their payment figures in one SELECT and moved on together. Invoices of one order, or
     credit notes, are done one by one (each must see the one before)."""
+    _book_queued_entries(env)
     invoices = [inv for inv in invoices if inv.order_id is not None]
     order_ids = [inv.order_id for inv in invoices]
     if len(set(order_ids)) != len(order_ids) or any(inv.kind != "invoice" for inv in invoices):

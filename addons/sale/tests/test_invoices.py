@@ -58,10 +58,17 @@ def test_invoice_of_a_fully_shipped_order_equals_the_order_and_is_immutable(sf, 
         with pytest.raises(ImmutableRecord):
             env.session.flush()
         env.session.rollback()
+    with sf.transaction() as env:  # its journal entry is booked once (a batch books it late)
+        invoice = _invoice(env, iid)
+        entry_id = invoice.journal_entry_id
+        invoice.journal_entry_id = None
+        with pytest.raises(ValidationError, match="booked once"):
+            env.session.flush()
+        env.session.rollback()
     with sf.transaction("finance") as env:
         invoice = _invoice(env, iid)
         assert (invoice.amount_total, invoice.due_date) == (D("2904.43"), dt.date(2026, 4, 14))
-        assert invoice.lines[0].quantity == D("3")
+        assert invoice.lines[0].quantity == D("3") and invoice.journal_entry_id == entry_id
 
 
 def test_partial_shipment_invoices_only_the_shipped_quantity(sf, master, svc, flow, acc):
@@ -159,15 +166,15 @@ def test_numbers_are_gap_free_per_year_and_survive_rollbacks(sf, master, flow, a
     with sf.transaction("finance") as env:
         assert _invoice(env, drafts[2]).state == "draft" and _invoice(env, drafts[2]).number is None
         # a posting that fails half-way leaves nothing behind, even when the transaction goes on
-        real = acc.journal.post_entry
+        real = acc.journal.post_entries
 
         def broken(*args, **kwargs):
             raise ValidationError({"lines": ["ledger offline"]})
 
-        monkeypatch.setattr(acc.journal, "post_entry", broken)
+        monkeypatch.setattr(acc.journal, "post_entries", broken)
         with pytest.raises(ValidationError):
             acc.invoice.post_invoice(env, _invoice(env, drafts[2]), date=JAN5)
-        monkeypatch.setattr(acc.journal, "post_entry", real)
+        monkeypatch.setattr(acc.journal, "post_entries", real)
         acc.invoice.post_invoice(env, _invoice(env, drafts[3]), date=JAN5)
         acc.invoice.post_invoice(env, _invoice(env, drafts[2]), date=dt.date(2026, 1, 6))
     with sf.transaction("finance") as env:
