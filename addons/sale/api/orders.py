@@ -243,8 +243,7 @@ class ShipmentBriefSchema(Schema):
     kind = fields.String()
     date = fields.Date()
     reference = fields.String(allow_none=True)
-    order_state = fields.Function(lambda shipment: g.env.session.get(
-        g.env["sale.order"], shipment.order_id).state)
+    order_state = fields.String()
 
 
 class ShipmentBatchSchema(Schema):
@@ -336,8 +335,14 @@ def fire_trigger_many(env, data, trigger):
              summary="Ship what is left of many approved orders, all or none (warehouse)")
 def create_shipments(env, data):
     found = records_of(env, "sale.order", data["ids"])
-    return {"shipments": shipments.record_shipments(env, found, date=data.get("date"),
-                                                    reference=data.get("reference"))}
+    done = shipments.record_shipments(env, found, date=data.get("date"),
+                                      reference=data.get("reference"))
+    Order = env["sale.order"]  # the orders' states after it, in one SELECT
+    states = dict(env.session.execute(select(Order.id, Order.state).where(
+        Order.id.in_([s.order_id for s in done]))).all())
+    return {"shipments": [{"id": s.id, "order_id": s.order_id, "kind": s.kind, "date": s.date,
+                           "reference": s.reference, "order_state": states[s.order_id]}
+                          for s in done]}
 
 
 @bp.endpoint("/orders/<int:order_id>", summary="Get an order with its lines and triggers",
