@@ -1,0 +1,127 @@
+"""Two workers at once on the same documents, each in its own transaction on its own
+connection (as two app processes): the outcome is the one a serial run would give.
+
+On PostgreSQL the workers queue on row locks (``SELECT .. FOR UPDATE``: invoices, then their
+orders); on SQLite on the one writer that ``BEGIN IMMEDIATE`` admits (busy timeout). Every
+test starts the workers together at a barrier and runs on both databases.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal as D
+
+import pytest
+
+from core.errors import TransitionBlocked, ValidationError
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+def _at_once(*work):
+    """Run the callables in parallel threads started together; ``[(result, error)]``."""
+    barrier = threading.Barrier(len(work))
+    outcomes: list = [None] * len(work)
+
+    def run(index, fn):
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = (fn(), None)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            outcomes[index] = (None, exc)
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(work)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
+    return outcomes
+
+
+def _two_invoices(sf, flow, svc, acc):
+    """An order of 10 x P0 shipped and invoiced in two parts (4, then 6): ``(order, [invoices])``."""
+    oid = flow.order(lines=[(0, "10", None)], ship={0: "4"})
+    first = flow.invoice(oid)
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid))
+    return oid, [first, flow.invoice(oid)]
+
+
+def test_two_payments_settling_an_orders_last_invoices_at_once_leave_it_paid(
+        sf, master, flow, svc, acc):
+    """Each payment settles one of the order's two invoices; each then asks whether all of
+    the order's invoices are paid. They must not both answer "not yet" from what they saw
+    before the other committed: the second waits (payment number, then the order's row)
+    and sees the first's payment."""
+    cases = [_two_invoices(sf, flow, svc, acc) for _ in range(3)]
+    for oid, invoice_ids in cases:
+        with sf.transaction() as env:
+            residuals = [env.get("sale.invoice", i).amount_residual for i in invoice_ids]
+
+        def pay(invoice_id, amount):
+            def run():
+                with sf.transaction("finance") as env:
+                    return acc.payment.register_payment(
+                        env, customer_id=master.c1, amount=amount, method="bank_transfer",
+                        allocations=[{"invoice_id": invoice_id, "amount": amount}]).id
+            return run
+
+        outcomes = _at_once(*(pay(i, r) for i, r in zip(invoice_ids, residuals, strict=True)))
+        assert [error for _, error in outcomes] == [None, None]
+        with sf.transaction() as env:
+            assert [env.get("sale.invoice", i).state for i in invoice_ids] == ["paid", "paid"]
+            order = env.get("sale.order", oid)
+            assert (order.state, order.payment_status) == ("paid", "full")
+
+
+def test_two_payments_of_one_invoices_whole_residual_at_once_allocate_it_once(
+        sf, master, flow, acc):
+    """Both offer the full 1,130.00: the first settles it, the second is refused (nothing
+    open is left for it) and leaves no payment behind."""
+    oid = flow.order(lines=[(0, "10", None)])
+    iid = flow.invoice(oid)
+    with sf.transaction() as env:
+        total = env.get("sale.invoice", iid).amount_total
+
+    def pay():
+        with sf.transaction("finance") as env:
+            return acc.payment.register_payment(
+                env, customer_id=master.c1, amount=total, method="bank_transfer",
+                allocations=[{"invoice_id": iid, "amount": total}]).id
+
+    outcomes = _at_once(pay, pay)
+    done = [result for result, error in outcomes if error is None]
+    refused = [error for _, error in outcomes if error is not None]
+    assert len(done) == 1 and len(refused) == 1
+    assert isinstance(refused[0], ValidationError)
+    assert "allocations.0" in " ".join(refused[0].errors)
+    with sf.transaction() as env:
+        invoice = env.get("sale.invoice", iid)
+        assert (invoice.state, invoice.amount_residual) == ("paid", D("0.00"))
+        Allocation = env["sale.payment.allocation"]
+        allocated = env.search("sale.payment.allocation", Allocation.invoice_id == iid)
+        assert [a.amount for a in allocated] == [total]
+        assert [p.id for p in env.search("sale.payment")] == done
+        assert env.get("sale.order", oid).state == "paid"
+
+
+def test_two_invoicings_of_one_order_at_once_invoice_it_once(sf, master, flow, acc):
+    """Finance invoices a shipped order twice at the same moment: one invoice of all of it;
+    the other is refused, as it would be after the first (nothing is left to invoice)."""
+    oid = flow.order(lines=[(0, "10", None), (1, "3", None)])
+
+    def invoice():
+        with sf.transaction("finance") as env:
+            return acc.invoice.invoice_orders(env, [env.get("sale.order", oid)])[0].id
+
+    outcomes = _at_once(invoice, invoice)
+    done = [result for result, error in outcomes if error is None]
+    refused = [error for _, error in outcomes if error is not None]
+    assert len(done) == 1 and len(refused) == 1, outcomes
+    assert isinstance(refused[0], (TransitionBlocked, ValidationError))
+    with sf.transaction() as env:
+        assert [i.id for i in env.search("sale.invoice")] == done
+        order = env.get("sale.order", oid)
+        assert order.state == "invoiced"
+        assert [line.qty_invoiced for line in order.lines] == [line.quantity for line in order.lines]
