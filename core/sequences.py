@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 class Sequences:
     def __init__(self, registry) -> None:
         self.registry = registry
+        self._take = None  # the UPDATE .. RETURNING, built once (every document numbers)
 
     def next(self, env: Env, code: str, period: str = "", count: int = 1) -> int:
         """The next number (with ``count`` > 1: the last of ``count`` consecutive numbers,
@@ -27,10 +28,7 @@ class Sequences:
                 # UPDATE ... RETURNING takes the row lock on PostgreSQL and is serialised by
                 # BEGIN IMMEDIATE on SQLite.
                 result = session.connection().execute(
-                    update(table)
-                    .where(table.c.code == code, table.c.period == period)
-                    .values(last=table.c.last + count, version=table.c.version + 1)
-                    .returning(table.c.last)
+                    self._take_statement(table), {"s_code": code, "s_period": period, "s_count": count}
                 ).scalar_one_or_none()
                 if result is not None:
                     return result
@@ -45,6 +43,15 @@ class Sequences:
                 except IntegrityError:
                     pass  # created concurrently: loop and increment it
             raise RuntimeError(f"sequence {code}/{period} could not be created")
+
+    def _take_statement(self, table):
+        if self._take is None:
+            self._take = (
+                update(table)
+                .where(table.c.code == bindparam("s_code"), table.c.period == bindparam("s_period"))
+                .values(last=table.c.last + bindparam("s_count"), version=table.c.version + 1)
+                .returning(table.c.last))
+        return self._take
 
     def peek(self, env: Env, code: str, period: str = "") -> int:
         Seq = self.registry["res.sequence"]
