@@ -7,6 +7,7 @@
     python bench/lifecycle.py --orders 200 --db postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/lifecycle.py --big-order                             # 1 order x 1,000 lines
     python bench/lifecycle.py --orders 300 --profile ship             # cProfile one phase
+    python bench/lifecycle.py --batch 100 --profile all               # ... and own time by package
 
 The app is built for config/default.toml's addons (``--addons sale,sale_credit`` to choose) on
 a fresh database: a temporary SQLite file, or with ``--db`` a fresh schema of that PostgreSQL
@@ -405,6 +406,30 @@ def print_profile(name: str, profiler: cProfile.Profile) -> None:
         stats.strip_dirs().sort_stats(key).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "30")))
         print(f"--- profile of {name}, by {key} ---", file=sys.stderr)
         print(out.getvalue(), file=sys.stderr)
+    print(f"--- {name}: own time by where the code lives ---", file=sys.stderr)
+    for where, seconds, share in time_by_package(profiler):
+        print(f"{where:<28} {seconds:7.3f} s  {share:5.1f} %", file=sys.stderr)
+
+
+#: (label, path fragment), first match wins: the ceiling of any work on one part is its share
+PACKAGES = (("sqlalchemy.orm", "/sqlalchemy/orm/"), ("sqlalchemy (core, engine)", "/sqlalchemy/"),
+            ("salesflow core", str(ROOT / "core")), ("salesflow addons", str(ROOT / "addons")),
+            ("pluggy", "/pluggy/"), ("transitions", "/transitions/"), ("json", "/json/"))
+
+
+def time_by_package(profiler: cProfile.Profile) -> list[tuple[str, float, float]]:
+    """Each function's own time (tottime) summed by the package its code is in; C functions
+    (``~``) split into sqlite3's cursor calls and the rest of the interpreter's built-ins."""
+    totals: dict[str, float] = {}
+    for (filename, _line, function), (_cc, _nc, own, _cum, _callers) in pstats.Stats(profiler).stats.items():
+        if filename == "~":
+            where = "sqlite3 / psycopg (C)" if ("sqlite3" in function or "psycopg" in function) \
+                else "built-ins (C)"
+        else:
+            where = next((label for label, part in PACKAGES if part in filename), "other Python")
+        totals[where] = totals.get(where, 0.0) + own
+    grand = sum(totals.values()) or 1.0
+    return [(w, s, 100 * s / grand) for w, s in sorted(totals.items(), key=lambda kv: -kv[1])]
 
 
 def peak_rss_mb() -> float:
