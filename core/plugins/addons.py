@@ -164,8 +164,17 @@ def _entry_point_addons() -> list[Manifest]:
             files = importlib.resources.files(package)
         except ModuleNotFoundError as exc:
             raise AddonError(f"entry point {ep.name} = {ep.value!r}: {exc}") from exc
-        text = (files / "manifest.toml").read_text(encoding="utf-8")
         dist = ep.dist.name if ep.dist else "?"
+        # Python imports one package per name: when a folder addon (or any package earlier on
+        # sys.path) has this name, the distribution's own copy is never the one loaded. (An
+        # editable install has no copy beside its dist-info: nothing to compare.)
+        own = Path(str(ep.dist.locate_file(package.replace(".", "/")))) if ep.dist else None
+        if own is not None and own.is_dir() and own.resolve() != Path(str(files)).resolve():
+            raise AddonError(
+                f"entry point {ep.name} = {ep.value!r} of distribution {dist}: package "
+                f"{package!r} is imported from {files}, not from the distribution ({own}); "
+                "another addon or package has that name")
+        text = (files / "manifest.toml").read_text(encoding="utf-8")
         found.append(
             parse_manifest(text, package=package, path=Path(str(files)), origin=f"entry point {dist}")
         )
