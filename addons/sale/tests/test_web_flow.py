@@ -436,3 +436,30 @@ def test_mass_actions_check_roles_rows_and_csrf(sf, master, make_order, flow, we
                      form_page="/r/sale.order")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/r/sale.order")
     assert "Select at least one row." in web("sp1").get("/r/sale.order").get_data(as_text=True)
+
+
+def test_tick_all_ticks_the_rows_of_this_page_only_and_keeps_the_filter(sf, master, make_order, flow, web):
+    import re
+
+    mine = [make_order() for _ in range(3)]
+    other = make_order("sp2", customer=master.c2)  # not sp1's: never listed, never ticked
+    sp1 = web("sp1")
+    page = html.unescape(sp1.get("/r/sale.quotation?q=SO").get_data(as_text=True))
+    assert 'checked' not in page
+    link = re.search(r'<th class="pick"><a href="([^"]+)"', page).group(1)
+    assert "pick=page" in link and "q=SO" in link
+    ticked_page = html.unescape(sp1.get(link).get_data(as_text=True))
+    ticked = sorted(int(i) for i in re.findall(r'name="ids" value="(\d+)"[^>]*checked', ticked_page))
+    assert ticked == sorted(mine) and other not in ticked
+    # the action goes back to the list as filtered, unticked; the pager does not carry the ticks
+    assert 'name="back" value="/r/sale.quotation?q=SO"' in ticked_page
+    assert "Untick all" in ticked_page
+    resp = post_form(sp1, "/r/sale.quotation/actions/approve",
+                     {"ids": [str(i) for i in ticked], "back": "/r/sale.quotation?q=SO"},
+                     form_page="/r/sale.quotation")
+    assert resp.status_code == 302
+    assert [flow.state("sale.order", i) for i in mine] == ["approved"] * 3
+    assert flow.state("sale.order", other) == "draft"
+    assert sp1.get("/r/sale.quotation?pick=everything").status_code == 400
+    set_lang(sf, "sp1", "zh_CN")
+    assert "全选" in web("sp1").get("/r/sale.order").get_data(as_text=True)
