@@ -34,8 +34,12 @@ from core.workflow.engine import Workflows
 
 
 class Salesflow:
-    def __init__(self, config: ClientConfig, *, engine: Engine | None = None):
+    def __init__(self, config: ClientConfig, *, engine: Engine | None = None,
+                 today: dt.date | None = None):
         self.config = config
+        #: a fixed calendar date instead of the clock's (tests: one date for a whole run, even
+        #: one that crosses midnight in the client's time zone)
+        self.fixed_today = today
         self.catalog = AddonCatalog.discover(config.addons_path)
         self.addons: list[Manifest] = self.catalog.resolve(config.addons)
         self.addon_names = [m.name for m in self.addons]
@@ -124,6 +128,8 @@ class Salesflow:
         """Today in the client's time zone (``timezone`` in the config): the one calendar date
         every document, due date and aging uses. The machine's own date differs from it for
         part of each day (Shanghai is 8 hours ahead of UTC)."""
+        if self.fixed_today is not None:
+            return self.fixed_today
         return today_in(self.config.timezone)
 
     @contextlib.contextmanager

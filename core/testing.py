@@ -17,14 +17,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from core.app import Salesflow, create_app
-from core.config import ApprovalLevel, ApprovalRule, ClientConfig
+from core.app import Salesflow, create_app, today_in
+from core.config import DEFAULT_TIMEZONE, ApprovalLevel, ApprovalRule, ClientConfig
 from core.db import make_engine
 
 PG_URL = os.environ.get("SALESFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("SALESFLOW_REQUIRE_PG") == "1"
 TEST_ADDONS = Path(__file__).resolve().parents[1] / "tests" / "addons"
 _pg_ok: bool | None = None
+
+#: the apps' "today" for the whole test run (``make_sf`` pins it): the date in the default
+#: client time zone when the run started, so a run crossing midnight there still agrees with
+#: what its tests compare against
+CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)
 
 
 def pg_available() -> bool:
@@ -85,7 +90,9 @@ def make_sf(db_url):
             addons_path=[Path(p) for p in addons_path], approvals=list(approvals),
             addon_settings=settings or {}, secret_key="test-secret", **client,
         )
-        sf = Salesflow(config, engine=make_engine(db_url))
+        # a client in another time zone keeps the clock (its tests are about that zone's date)
+        pinned = CLIENT_TODAY if config.timezone == DEFAULT_TIMEZONE else None
+        sf = Salesflow(config, engine=make_engine(db_url), today=pinned)
         if create:
             sf.create_all()
         built.append(sf)

@@ -117,6 +117,23 @@ def test_today_is_the_date_in_the_client_time_zone(write):
             sf.engine.dispose()
 
 
+def test_a_pinned_today_is_every_transactions_today(make_sf):
+    """``Salesflow(config, today=...)``: one date for a whole test run (``make_sf`` pins
+    ``CLIENT_TODAY``), even when the run crosses midnight in the client's zone."""
+    import datetime as dt
+
+    from core.testing import CLIENT_TODAY
+
+    assert make_sf(["kt_doc"]).today() == CLIENT_TODAY
+    sf = Salesflow(ClientConfig(name="t", addons=[], database_url="sqlite://"),
+                   today=dt.date(2028, 2, 29))
+    try:
+        with sf.transaction() as env:
+            assert env.today() == dt.date(2028, 2, 29)
+    finally:
+        sf.engine.dispose()
+
+
 def test_a_missing_file_is_named(tmp_path, db_url):
     with pytest.raises(ConfigError, match="nowhere.toml: cannot read"):
         ClientConfig.load(tmp_path / "nowhere.toml")

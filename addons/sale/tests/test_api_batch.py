@@ -10,10 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from core.app import today_in
-from core.config import DEFAULT_TIMEZONE
-
-CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+from core.testing import CLIENT_TODAY
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 

@@ -15,10 +15,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from core.app import today_in
-from core.config import DEFAULT_CONFIG, DEFAULT_TIMEZONE
-
-CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+from core.config import DEFAULT_CONFIG
+from core.testing import CLIENT_TODAY
 
 D = Decimal
 

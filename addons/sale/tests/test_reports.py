@@ -12,11 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.app import today_in
-from core.config import DEFAULT_TIMEZONE
 from core.errors import ValidationError
-
-CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+from core.testing import CLIENT_TODAY
 
 D = Decimal
 TODAY = CLIENT_TODAY

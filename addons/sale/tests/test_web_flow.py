@@ -11,11 +11,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.app import today_in
-from core.config import DEFAULT_TIMEZONE
+from core.testing import CLIENT_TODAY
 from core.web.testing import csrf_token, post_form
-
-CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 

@@ -13,11 +13,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from core.app import today_in
-from core.config import DEFAULT_TIMEZONE
 from core.errors import AccessDenied, TransitionBlocked
-
-CLIENT_TODAY = today_in(DEFAULT_TIMEZONE)  # the app's today (the client's time zone)
+from core.testing import CLIENT_TODAY
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
