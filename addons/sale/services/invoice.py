@@ -417,6 +417,9 @@ def postable_blockers(env, invoice) -> list[str]:
     reasons: list[str] = []
     if not count:
         return ["an invoice needs at least one line"]
+    foreign = journal.foreign_currency_refusal(env, invoice.currency)
+    if foreign:
+        reasons.append(foreign)
     if Decimal(invoice.amount_total or 0) <= 0:
         reasons.append("the total must be greater than 0")
     if invoice.kind == "credit_note":

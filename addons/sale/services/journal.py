@@ -13,6 +13,12 @@ payment        1001 cash (cash) / 1002 bank (other methods) 1122 receivable (amo
 Entries and lines are append-only (``__append_only__``): the kernel refuses any change or
 delete, a mistake is corrected by a reversing entry (``reversed_entry_id``). Entry numbers are
 gap-free per year (``JE/2026/000001``). An entry whose debits and credits differ is refused.
+
+The journal is kept in the company currency only. Booking a document in another currency
+needs its amounts converted at the document's rate and, at settlement, the exchange
+difference booked; until that is built, posting such an invoice or registering such a payment
+is refused (``foreign_currency_refusal``) rather than booking foreign amounts as if they were
+yuan.
 """
 
 from __future__ import annotations
@@ -41,6 +47,17 @@ ACCOUNTS: dict[str, tuple[str, str, str, str]] = {
     "cash": ("1001", "Cash", "库存现金", "asset"),
     "sales_discount": ("6603", "Sales discount", "财务费用-现金折扣", "expense"),
 }
+
+def foreign_currency_refusal(env, currency: str | None) -> str | None:
+    """Why a document in ``currency`` cannot be booked, or None (the company currency)."""
+    from .masterdata import company_currency
+
+    company = company_currency(env)
+    if (currency or company).upper() == company:
+        return None
+    return (f"the journal is kept in {company}: a document in {currency.upper()} cannot be "
+            "booked (foreign-currency accounting is not supported yet)")
+
 
 #: payment method -> account role
 METHOD_ACCOUNT = {"cash": "cash", "cheque": "bank", "bank_transfer": "bank", "electronic": "bank"}

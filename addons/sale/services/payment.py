@@ -203,6 +203,9 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         raise ValidationError(errors)
     customer = env.get("sale.customer", customer_id)
     currency = (currency or customer.currency or "CNY").upper()
+    foreign = journal.foreign_currency_refusal(env, currency)
+    if foreign:
+        raise ValidationError({"currency": [foreign]})
     date = date or env.today()
 
     # what goes where
@@ -302,6 +305,10 @@ def _register_payments(env, specs: list[dict]) -> list:
             errors[f"{i}.customer_id"] = [f"no sale.customer {spec.get('customer_id')}"]
             continue
         currency = (spec.get("currency") or customer.currency or "CNY").upper()
+        foreign = journal.foreign_currency_refusal(env, currency)
+        if foreign:
+            errors[f"{i}.currency"] = [foreign]
+            continue
         date = spec.get("date") or env.today()
         found = {}
         plan = _plan_allocations(env, found, customer, currency, date, wanted,
