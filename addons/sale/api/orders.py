@@ -426,9 +426,10 @@ def order_shipments(env, order_id):
 
 @bp.endpoint("/orders/<int:order_id>/shipments", methods=["POST"], body=ShipmentInSchema,
              response=ShipmentSchema, status=201, idempotent=True,
-             summary="Record a shipment (warehouse; partial allowed)", tag=TAG)
+             summary="Record a shipment (warehouse; partial allowed; If-Match honoured)", tag=TAG)
 def create_shipment(env, data, order_id):
     order = orders.get_order(env, order_id)  # with its lines; record_shipment locks it
+    check_if_match(order)
     quantities = data.get("quantities")
     if quantities is not None and not quantities:
         raise ValidationError({"quantities": ["give at least one line, or leave it out to ship "
@@ -439,8 +440,9 @@ def create_shipment(env, data, order_id):
 
 @bp.endpoint("/orders/<int:order_id>/returns", methods=["POST"], body=ReturnInSchema,
              response=ShipmentSchema, status=201, idempotent=True,
-             summary="Record goods that came back (warehouse)", tag=TAG)
+             summary="Record goods that came back (warehouse; If-Match honoured)", tag=TAG)
 def create_return(env, data, order_id):
     order = env.get("sale.order", order_id)
+    check_if_match(order)
     return shipments.record_return(env, order, data["quantities"], date=data.get("date"),
                                    reference=data.get("reference"), note=data.get("note"))

@@ -185,3 +185,20 @@ def test_shipments_copy_amend_and_revisions(api, master):
     copy = r.get_json()
     assert (copy["state"], copy["copied_from_id"], copy["lines"][0]["quantity"]) == (
         "draft", oid, "4.000")
+
+
+def test_shipment_and_return_refuse_a_stale_if_match(sf, api, master, flow):
+    oid = flow.order(lines=[(0, "5", None)], ship={0: "2"})
+    with sf.transaction() as env:
+        line_id = env.get("sale.order", oid).lines[0].id
+    stale = api.h("warehouse", **{"If-Match": '"999"'})
+    body = {"quantities": {str(line_id): "1"}}
+    shipped = api.client.post(f"{URL}/{oid}/shipments", json=body, headers=stale)
+    returned = api.client.post(f"{URL}/{oid}/returns", json=body, headers=stale)
+    assert (shipped.status_code, returned.status_code) == (412, 412)
+    with sf.transaction() as env:  # nothing recorded: only the fixture's shipment
+        Shipment = env["sale.shipment"]
+        assert len(env.search("sale.shipment", Shipment.order_id == oid)) == 1
+    etag = api.client.get(f"{URL}/{oid}", headers=api.h("warehouse")).headers["ETag"]
+    fresh = api.h("warehouse", **{"If-Match": etag})
+    assert api.client.post(f"{URL}/{oid}/shipments", json=body, headers=fresh).status_code == 201
