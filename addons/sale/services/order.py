@@ -279,7 +279,12 @@ def _apply_plan(env, order, plan: dict[str, Any]) -> None:
     if plan["customer"] is not None:
         order.customer = plan["customer"]
     if plan["lines"] is not None:
+        before = list(order.lines)
         order.lines = _apply_lines(env, plan["lines"])
+        # the order's version is its ETag: a line added, removed or changed moves it even when
+        # the totals (the order's own row) stay the same, so a stale If-Match gets a 412
+        if order.lines != before or any(env.session.is_modified(ln) for ln in order.lines):
+            order.updated_at = env.now
     order.compute_amounts()
     env.session.flush()
     order.refresh_progress()

@@ -72,6 +72,26 @@ def test_get_patch_if_match_and_drafts_only(api, master):
     assert refused.status_code == 409 and "only a draft" in refused.get_json()["error"]["message"]
 
 
+def test_order_etag_changes_when_only_a_line_changes(api, master, make_order):
+    url = f"{URL}/{make_order()}"
+    got = api.client.get(url, headers=api.h("sp1"))
+    etag, line_id = got.headers["ETag"], got.get_json()["lines"][0]["id"]
+    first = api.client.patch(url, json={"lines": [{"id": line_id, "description": "Blue widget"}]},
+                             headers=api.h("sp1", **{"If-Match": etag}))
+    assert first.status_code == 200 and first.get_json()["lines"][0]["description"] == "Blue widget"
+    assert first.headers["ETag"] != etag
+    # another client still holding the ETag read before that change gets a 412
+    second = api.client.patch(url, json={"lines": [{"id": line_id, "description": "Red widget"}]},
+                              headers=api.h("sp1", **{"If-Match": etag}))
+    assert second.status_code == 412
+    got = api.client.get(url, headers=api.h("sp1"))
+    assert got.get_json()["lines"][0]["description"] == "Blue widget"
+    # the same lines again change nothing: the ETag stays
+    same = api.client.patch(url, json={"lines": [{"id": line_id, "description": "Blue widget"}]},
+                            headers=api.h("sp1", **{"If-Match": got.headers["ETag"]}))
+    assert same.status_code == 200 and same.headers["ETag"] == got.headers["ETag"]
+
+
 def test_triggers_409_202_200(api, master):
     past = (CLIENT_TODAY - dt.timedelta(days=2)).isoformat()
     order = _create(api, master, date_order=past, validity_date=past,
