@@ -91,7 +91,8 @@ class ApiBlueprint(Blueprint):
                 # identification happens as the transaction opens: 401 comes before 422
                 with sf.transaction(user=credential, readonly=readonly) as env:
                     g.env = env
-                    data = _load_body(body, partial_body) if body is not None else None
+                    # a body is checked even where none is expected: garbage is a 422
+                    data = _load_body(body, partial_body) if body is not None else json_body()
                     key = request.headers.get("Idempotency-Key") if idempotent else None
                     if key:
                         replay = _idempotency_lookup(env, key)
@@ -122,8 +123,34 @@ def _schema(cls: type[Schema], many: bool = False) -> Schema:
     return cls(many=many)
 
 
+def json_body() -> Any:
+    """The request's JSON body, ``None`` when none was sent. A body that is sent but is not
+    JSON is a 422, never taken for "no body": the request would then do something else than
+    asked (e.g. post an invoice on today's date instead of the one given)."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    if not request.is_json:
+        raise ValidationError({"_body": ["send the body as JSON (Content-Type: application/json)"]})
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValidationError({"_body": [f"not valid JSON: {exc}"]}) from None
+
+
+def json_object() -> dict:
+    """The request's JSON body as an object, ``{}`` when none was sent (an action's optional
+    body); anything but an object is a 422."""
+    payload = json_body()
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise ValidationError({"_body": ["expected a JSON object"]})
+    return payload
+
+
 def _load_body(body: type[Schema], partial: bool) -> Any:
-    payload = request.get_json(silent=True)
+    payload = json_body()
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["expected a JSON object"]})
     try:
@@ -191,7 +218,7 @@ def _aware(value):
 
 
 def _request_hash() -> str:
-    raw = json.dumps(request.get_json(silent=True), sort_keys=True, default=str)
+    raw = json.dumps(json_body(), sort_keys=True, default=str)
     return hashlib.sha256(f"{request.method} {request.path} {raw}".encode()).hexdigest()
 
 
@@ -353,7 +380,7 @@ def init_app(app: Flask) -> None:
         from core.security import new_token
 
         sf = current_app.extensions["salesflow"]
-        payload = request.get_json(silent=True) or {}
+        payload = json_object()
         login, password = payload.get("login"), payload.get("password")
         if not isinstance(login, str) or not isinstance(password, str):
             raise ValidationError({"login": ["login and password are required strings"]})

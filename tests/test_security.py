@@ -61,6 +61,11 @@ def test_an_api_token_is_issued_for_a_password_and_identifies_the_user(make_sf, 
                              "roles": ["kt_clerk", "kt_viewer"]}
 
     assert client.get("/api/v1/me").status_code == 401
+    for body in (["ann", "correct horse 42"], "ann"):  # JSON, but not an object: no 500
+        wrong = client.post("/api/v1/auth/token", json=body)
+        assert wrong.status_code == 422 and "_body" in wrong.get_json()["error"]["fields"]
+    cut = client.post("/api/v1/auth/token", data='{"login": "ann"', content_type="application/json")
+    assert cut.status_code == 422 and "not valid JSON" in cut.get_json()["error"]["fields"]["_body"][0]
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer sf_forged"}).status_code == 401
     with sf.transaction() as env:
         env.search("res.api_token")[0].revoked = True

@@ -8,10 +8,9 @@ transition is a 409 listing every reason. Amounts and quantities are decimal str
 
 from __future__ import annotations
 
-from flask import request
 from marshmallow import Schema, fields, validate
 
-from core.api import BATCH_MAX, check_if_match, paginate, records_of
+from core.api import BATCH_MAX, check_if_match, json_object, paginate, records_of
 from core.errors import ValidationError
 
 from ..models.invoice import KINDS
@@ -112,16 +111,6 @@ def _one_of(name: str, allowed: tuple[str, ...]):
     return check
 
 
-def _body() -> dict:
-    """An optional JSON body (actions may be posted without one)."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        return {}
-    if not isinstance(payload, dict):
-        raise ValidationError({"_body": ["expected a JSON object"]})
-    return payload
-
-
 def _load(schema: type[Schema]) -> dict:
     """Validate the optional body of an action: 422 per field."""
     from marshmallow import ValidationError as MarshmallowError
@@ -129,7 +118,7 @@ def _load(schema: type[Schema]) -> dict:
     from core.config import flatten_errors
 
     try:
-        return schema().load(_body())
+        return schema().load(json_object())  # optional: actions may be posted without one
     except MarshmallowError as exc:
         errors: dict[str, list[str]] = {}
         for line in flatten_errors(exc.messages):
