@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from core.db import INT_MAX, fits_int_column
 from core.errors import (
     AccessDenied,
     AuthenticationError,
@@ -133,9 +134,11 @@ def json_body() -> Any:
     if not request.is_json:
         raise ValidationError({"_body": ["send the body as JSON (Content-Type: application/json)"]})
     try:
-        return json.loads(raw)
+        payload = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ValidationError({"_body": [f"not valid JSON: {exc}"]}) from None
+    refuse_unstorable(payload)
+    return payload
 
 
 def json_object() -> dict:
@@ -154,9 +157,43 @@ def _load_body(body: type[Schema], partial: bool) -> Any:
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["expected a JSON object"]})
     try:
-        return _schema(body).load(payload, partial=partial)
+        data = _schema(body).load(payload, partial=partial)
     except MarshmallowError as exc:
         raise ValidationError(_as_field_errors(exc.messages)) from exc
+    refuse_unstorable(data)  # again: a field may have turned "1e30"-like text into a number
+    return data
+
+
+def refuse_unstorable(value: Any, where: str = "") -> None:
+    """422 naming each field of ``value`` (a JSON body, loaded data, a query parameter) that no
+    column can store: a whole number beyond the database's integer (an overflow: a 500)."""
+    errors: dict[str, list[str]] = {}
+    stack = [(where, value)]
+    while stack:  # not recursive: a body may nest deeper than Python's recursion limit
+        path, item = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not fits_int_column(item):
+                errors.setdefault(path or "_body", []).append(
+                    f"out of range: at most {INT_MAX} in absolute value")
+        elif isinstance(item, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in item.items())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(item))
+    if errors:
+        raise ValidationError(errors)
+
+
+def whole_number(value: str, *, minimum: int = -INT_MAX - 1, maximum: int = INT_MAX) -> int:
+    """A whole number from a query string (an id filter, a page): ``ValueError`` says why, the
+    caller names the parameter (``paginate`` does). The default range is the database's
+    integer: a bigger number would overflow in the statement (a 500)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if not minimum <= number <= maximum:
+        raise ValueError(f"{number} is out of range ({minimum}..{maximum})")
+    return number
 
 
 def _make_response(result: Any, schema: type[Schema] | None, many: bool, status: int):
@@ -269,10 +306,13 @@ def paginate(env, record: str, *, sortable: dict[str, Any], filterable: dict[str
     cls = env[record]
     args = request.args
     try:
-        page = max(1, int(args.get("page", 1)))
-        per_page = min(MAX_PAGE_SIZE, max(1, int(args.get("per_page", 50))))
-    except ValueError:
-        raise ValidationError({"page": ["page and per_page must be whole numbers"]}) from None
+        per_page = min(MAX_PAGE_SIZE, max(1, whole_number(args.get("per_page", "50"))))
+    except ValueError as exc:
+        raise ValidationError({"per_page": [str(exc)]}) from None
+    try:  # the page's offset must fit the database's integer too
+        page = max(1, whole_number(args.get("page", "1"), maximum=INT_MAX // per_page))
+    except ValueError as exc:
+        raise ValidationError({"page": [str(exc)]}) from None
     criteria = list(base_criteria)
     reserved = {"page", "per_page", "sort"}
     for name, value in args.items():

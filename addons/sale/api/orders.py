@@ -26,7 +26,7 @@ from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api import BATCH_MAX, check_if_match, paginate, records_of
+from core.api import BATCH_MAX, check_if_match, paginate, records_of, whole_number
 from core.config import DecimalString
 from core.errors import ValidationError
 
@@ -253,13 +253,6 @@ class ShipmentBatchSchema(Schema):
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-
-
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value.strip())
@@ -289,8 +282,8 @@ def list_orders(env):
                   "amount_total": Order.amount_total, "state": Order.state},
         filterable={
             "state": lambda v: Order.state == v,
-            "customer_id": lambda v: Order.customer_id == _int(v),
-            "salesperson_id": lambda v: Order.salesperson_id == _int(v),
+            "customer_id": lambda v: Order.customer_id == whole_number(v),
+            "salesperson_id": lambda v: Order.salesperson_id == whole_number(v),
             "date_from": lambda v: Order.date_order >= _date(v),
             "date_to": lambda v: Order.date_order <= _date(v),
         },

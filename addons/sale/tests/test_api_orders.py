@@ -222,3 +222,28 @@ def test_shipment_and_return_refuse_a_stale_if_match(sf, api, master, flow):
     etag = api.client.get(f"{URL}/{oid}", headers=api.h("warehouse")).headers["ETag"]
     fresh = api.h("warehouse", **{"If-Match": etag})
     assert api.client.post(f"{URL}/{oid}/shipments", json=body, headers=fresh).status_code == 201
+
+
+BIG = 10**20  # a whole number no INTEGER / BIGINT column holds: must never reach the database
+
+
+@pytest.mark.parametrize("query, field", [(f"page={BIG}", "page"), (f"per_page={BIG}", "per_page"),
+                                          (f"page={2**62}", "page"),  # fits, but not its offset
+                                          (f"customer_id={BIG}", "customer_id"),
+                                          (f"customer_id=-{BIG}", "customer_id")])
+def test_out_of_range_list_parameters_are_422(api, master, query, field):
+    r = api.client.get(f"{URL}?{query}", headers=api.h("manager"))
+    assert r.status_code == 422 and field in r.get_json()["error"]["fields"], r.get_json()
+
+
+def test_out_of_range_ids_are_not_found_in_the_url_and_422_in_a_body(api, master):
+    assert api.client.get(f"{URL}/{BIG}", headers=api.h("manager")).status_code == 404
+    assert api.client.get(f"{URL}/{BIG}/log", headers=api.h("manager")).status_code == 404
+    for body, field in ((_body(master, customer_id=BIG), "customer_id"),
+                        (_body(master, customer_id=str(BIG)), "customer_id"),
+                        ({"customer_id": master.c1, "lines": [{"product_id": BIG, "quantity": "1"}]},
+                         "lines.0.product_id")):
+        r = api.client.post(URL, json=body, headers=api.h("sp1"))
+        assert r.status_code == 422 and field in r.get_json()["error"]["fields"], r.get_json()
+    r = api.client.post(f"{URL}/batch/triggers/approve", json={"ids": [BIG]}, headers=api.h("sp1"))
+    assert r.status_code == 422 and "ids.0" in r.get_json()["error"]["fields"]
