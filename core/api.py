@@ -17,6 +17,7 @@ transition (every reason) or conflict, 412 stale ``If-Match``, 422 invalid input
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -92,6 +93,9 @@ class ApiBlueprint(Blueprint):
                 # identification happens as the transaction opens: 401 comes before 422
                 with sf.transaction(user=credential, readonly=readonly) as env:
                     g.env = env
+                    refuse_unstorable({name: values[0] if len(values) == 1 else values
+                                       for name, values in request.args.lists()})
+                    refuse_unstorable({k: v for k, v in kwargs.items() if isinstance(v, str)})
                     # a body is checked even where none is expected: garbage is a 422
                     data = _load_body(body, partial_body) if body is not None else json_body()
                     key = request.headers.get("Idempotency-Key") if idempotent else None
@@ -156,31 +160,67 @@ def _load_body(body: type[Schema], partial: bool) -> Any:
     payload = json_body()
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["expected a JSON object"]})
+    return load_object(body, payload, partial=partial)
+
+
+def load_object(schema: type[Schema], payload: dict, *, partial: bool = False) -> Any:
+    """``payload`` validated by ``schema``: 422 per field."""
     try:
-        data = _schema(body).load(payload, partial=partial)
+        data = _schema(schema).load(payload, partial=partial)
     except MarshmallowError as exc:
         raise ValidationError(_as_field_errors(exc.messages)) from exc
-    refuse_unstorable(data)  # again: a field may have turned "1e30"-like text into a number
+    refuse_unstorable(data)  # what fields made of the text: numbers, dates
     return data
+
+
+def _day(value: dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def refuse_unstorable(value: Any, where: str = "") -> None:
     """422 naming each field of ``value`` (a JSON body, loaded data, a query parameter) that no
-    column can store: a whole number beyond the database's integer (an overflow: a 500)."""
+    column can store: a NUL character in a text (PostgreSQL refuses it in any statement, even
+    a filter: a 500), a whole number beyond the database's integer (an overflow: a 500) or a
+    date outside DATE_MIN..DATE_MAX (date arithmetic overflows: a 500)."""
     errors: dict[str, list[str]] = {}
     stack = [(where, value)]
     while stack:  # not recursive: a body may nest deeper than Python's recursion limit
         path, item = stack.pop()
-        if isinstance(item, int) and not isinstance(item, bool):
+        if isinstance(item, str):
+            if "\x00" in item:
+                errors.setdefault(path or "_body", []).append("must not contain a NUL character")
+        elif isinstance(item, dt.date) and not DATE_MIN <= _day(item) <= DATE_MAX:
+            errors.setdefault(path or "_body", []).append(
+                f"out of range ({DATE_MIN}..{DATE_MAX})")
+        elif isinstance(item, int) and not isinstance(item, bool):
             if not fits_int_column(item):
                 errors.setdefault(path or "_body", []).append(
                     f"out of range: at most {INT_MAX} in absolute value")
         elif isinstance(item, dict):
-            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in item.items())
+            for k, v in item.items():
+                key = f"{path}.{k}" if path else str(k)
+                stack.extend([(key, k), (key, v)])  # the key is text stored or looked up too
         elif isinstance(item, (list, tuple)):
             stack.extend((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(item))
     if errors:
         raise ValidationError(errors)
+
+
+#: the dates the API accepts: far enough from ``date.min``/``date.max`` that date arithmetic
+#: (ageing buckets, due dates, periods) cannot overflow (an OverflowError: a 500)
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(9000, 12, 31)
+
+
+def iso_date(value: str) -> dt.date:
+    """A date from a query string (YYYY-MM-DD, DATE_MIN..DATE_MAX): ``ValueError`` says why,
+    the caller names the parameter."""
+    try:
+        date = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if not DATE_MIN <= date <= DATE_MAX:
+        raise ValueError(f"{value!r} is out of range ({DATE_MIN}..{DATE_MAX})")
+    return date
 
 
 def whole_number(value: str, *, minimum: int = -INT_MAX - 1, maximum: int = INT_MAX) -> int:

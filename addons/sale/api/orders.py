@@ -20,13 +20,11 @@ prices and quantities are decimal strings (floats are refused).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api import BATCH_MAX, check_if_match, paginate, records_of, whole_number
+from core.api import BATCH_MAX, check_if_match, iso_date, paginate, records_of, whole_number
 from core.config import DecimalString
 from core.errors import ValidationError
 
@@ -253,13 +251,6 @@ class ShipmentBatchSchema(Schema):
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
-
-
 def _detail(env, order_id: int, *, lock: bool = False):
     return orders.get_order(env, order_id, lock=lock)
 
@@ -284,8 +275,8 @@ def list_orders(env):
             "state": lambda v: Order.state == v,
             "customer_id": lambda v: Order.customer_id == whole_number(v),
             "salesperson_id": lambda v: Order.salesperson_id == whole_number(v),
-            "date_from": lambda v: Order.date_order >= _date(v),
-            "date_to": lambda v: Order.date_order <= _date(v),
+            "date_from": lambda v: Order.date_order >= iso_date(v),
+            "date_to": lambda v: Order.date_order <= iso_date(v),
         },
         default_sort="-date_order",
     )

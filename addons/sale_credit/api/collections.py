@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP
 from flask import request
 from marshmallow import Schema, fields, validate
 
-from core.api import check_if_match, paginate, whole_number
+from core.api import check_if_match, iso_date, paginate, whole_number
 from core.config import DecimalString
 from core.errors import ValidationError
 
@@ -45,9 +45,9 @@ def _date(name: str, value: str | None, default=None) -> dt.date | None:
             return default
         raise ValidationError({name: ["is required (YYYY-MM-DD)"]})
     try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationError({name: [f"{value!r} is not an ISO date (YYYY-MM-DD)"]}) from None
+        return iso_date(value)
+    except ValueError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 def _args(allowed: set[str]):
