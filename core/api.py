@@ -301,6 +301,11 @@ def _request_hash() -> str:
 
 def _idempotency_lookup(env, key: str):
     Key = env["api.idempotency"]
+    # the column's own length: a longer key would only fail when stored (a 500 on PostgreSQL)
+    limit = Key.__table__.c.key.type.length
+    if len(key) > limit:
+        raise ValidationError({"Idempotency-Key": [f"at most {limit} characters, not {len(key)}"]})
+    refuse_unstorable(key, "Idempotency-Key")
     with env.sudo():  # a system table no role may read; the row is the user's own
         found = env.session.scalars(
             select(Key).where(Key.user_id == env.user_id, Key.key == key)

@@ -48,6 +48,16 @@ def test_create_with_idempotency_key(sf, api, master):
     assert list(bad.get_json()["error"]["fields"]) == ["lines.0.quantity"]
 
 
+def test_an_over_long_idempotency_key_is_422_and_creates_nothing(sf, api, master):
+    r = api.client.post(URL, json=_body(master), headers=api.h("sp1", **{"Idempotency-Key": "k" * 129}))
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {
+        "Idempotency-Key": ["at most 128 characters, not 129"]}
+    with sf.transaction() as env:
+        assert env.session.scalar(select(func.count()).select_from(env["sale.order"])) == 0
+    longest = api.h("sp1", **{"Idempotency-Key": "k" * 128})
+    assert api.client.post(URL, json=_body(master), headers=longest).status_code == 201
+
+
 def test_get_patch_if_match_and_drafts_only(api, master):
     order = _create(api, master)
     url = f"{URL}/{order['id']}"
