@@ -314,16 +314,30 @@ def _idempotency_lookup(env, key: str):
         return None
     if found.request_hash != _request_hash():
         raise ValidationError({"Idempotency-Key": ["already used with a different request body"]})
-    resp = jsonify(found.body)
+    stored = found.body
+    if isinstance(stored, dict) and _STORED in stored:
+        body, headers = stored["body"], stored["headers"]
+    else:  # stored before headers were kept: the body alone
+        body, headers = stored, {}
+    resp = jsonify(body)
     resp.status_code = found.status
+    resp.headers.update(headers)
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
 
 
+#: headers a replay repeats: it is the first response, version (ETag) and place included
+_REPLAYED_HEADERS = ("ETag", "Location")
+#: the stored response is ``{_STORED: 1, "body": ..., "headers": {...}}`` in the JSON ``body``
+#: column (no schema change); a row without it is a bare body from before
+_STORED = "salesflow.response"
+
+
 def _idempotency_store(env, key: str, response) -> None:
+    headers = {name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers}
     env.session.add(env["api.idempotency"](
         user_id=env.user_id, key=key, request_hash=_request_hash(), status=response.status_code,
-        body=response.get_json(),
+        body={_STORED: 1, "body": response.get_json(), "headers": headers},
     ))
     env.session.flush()
 

@@ -37,6 +37,7 @@ def test_create_with_idempotency_key(sf, api, master):
     again = api.client.post(URL, json=_body(master), headers=headers)
     assert (again.status_code, again.get_json()) == (201, data)
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["ETag"] == first.headers["ETag"]  # the first response, headers too
     other = api.client.post(URL, json=_body(master, qty="3"), headers=headers)
     assert other.status_code == 422
     assert "Idempotency-Key" in other.get_json()["error"]["fields"]
@@ -257,3 +258,15 @@ def test_out_of_range_ids_are_not_found_in_the_url_and_422_in_a_body(api, master
         assert r.status_code == 422 and field in r.get_json()["error"]["fields"], r.get_json()
     r = api.client.post(f"{URL}/batch/triggers/approve", json={"ids": [BIG]}, headers=api.h("sp1"))
     assert r.status_code == 422 and "ids.0" in r.get_json()["error"]["fields"]
+
+
+def test_a_response_stored_before_headers_were_kept_still_replays(sf, api, master):
+    headers = api.h("sp1", **{"Idempotency-Key": "old-row"})
+    first = api.client.post(URL, json=_body(master), headers=headers)
+    with sf.transaction() as env, env.sudo():  # the row as it was stored before: the bare body
+        Key = env["api.idempotency"]
+        row = env.session.scalars(select(Key).where(Key.key == "old-row")).one()
+        row.body = first.get_json()
+    again = api.client.post(URL, json=_body(master), headers=headers)
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    assert again.headers["Idempotent-Replayed"] == "true" and "ETag" not in again.headers
