@@ -28,7 +28,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, g, jsonify, request
-from marshmallow import Schema
+from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -421,6 +421,26 @@ def _error(status: int, code: str, message: str, **extra):
     return resp
 
 
+class TokenInSchema(Schema):
+    login = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=64),
+                         metadata={"description": "what the token is for (default: api)"})
+
+
+class TokenSchema(Schema):
+    token = fields.String(metadata={"description": "send as 'Authorization: Bearer <token>'; "
+                                                   "shown only this once"})
+    user_id = fields.Integer()
+
+
+class MeSchema(Schema):
+    id = fields.Integer()
+    login = fields.String()
+    name = fields.String()
+    roles = fields.List(fields.String())
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):
@@ -471,40 +491,36 @@ def init_app(app: Flask) -> None:
         return _error(409, "conflict", "the change conflicts with existing data (duplicate or "
                       "missing reference)")
 
-    bp = Blueprint("salesflow_api", __name__, url_prefix=API_PREFIX)
+    # the kernel's own endpoints, declared as an addon's are: listed in the OpenAPI document
+    kernel = ApiBlueprint("salesflow_kernel_api", __name__, url_prefix=API_PREFIX)
 
-    @bp.post("/auth/token")
-    def issue_token():
-        """Exchange login and password for an API token (shown once)."""
+    @kernel.endpoint("/auth/token", methods=["POST"], body=TokenInSchema, response=TokenSchema,
+                     status=201, public=True, tag="auth",
+                     summary="Exchange login and password for an API token (shown once)")
+    def issue_token(env, data):
         from core.security import new_token
 
-        sf = current_app.extensions["salesflow"]
-        payload = json_object()
-        login, password = payload.get("login"), payload.get("password")
-        if not isinstance(login, str) or not isinstance(password, str):
-            raise ValidationError({"login": ["login and password are required strings"]})
-        with sf.transaction() as env:
-            User = env["res.user"]
-            user = env.session.scalars(select(User).where(User.login == login)).one_or_none()
-            if user is None or not user.check_password(password):
-                raise AuthenticationError("wrong login or password")
-            token, digest = new_token()
-            env.session.add(env["res.api_token"](user_id=user.id, name=payload.get("name") or "api",
-                                                 token_hash=digest))
-        return jsonify({"token": token, "user_id": user.id}), 201
+        User = env["res.user"]
+        user = env.session.scalars(select(User).where(User.login == data["login"])).one_or_none()
+        if user is None or not user.check_password(data["password"]):
+            raise AuthenticationError("wrong login or password")
+        token, digest = new_token()
+        env.session.add(env["res.api_token"](user_id=user.id, name=data.get("name") or "api",
+                                             token_hash=digest))
+        return {"token": token, "user_id": user.id}
+
+    @kernel.endpoint("/me", response=MeSchema, tag="auth", summary="Who the token is for")
+    def me(env):
+        return {"id": env.user.id, "login": env.user.login, "name": env.user.name,
+                "roles": sorted(env.roles)}
+
+    app.register_blueprint(kernel)
+    bp = Blueprint("salesflow_api", __name__, url_prefix=API_PREFIX)
 
     @bp.get("/openapi.json")
     def openapi():
         """The OpenAPI 3 document of every enabled addon's endpoints."""
         return jsonify(build_openapi(current_app))
-
-    @bp.get("/me")
-    def me():
-        sf = current_app.extensions["salesflow"]
-        user_id = authenticate(sf)
-        with sf.transaction(user=user_id, readonly=True) as env:
-            return jsonify({"id": env.user.id, "login": env.user.login, "name": env.user.name,
-                            "roles": sorted(env.roles)})
 
     @bp.get("/")
     def index():

@@ -104,6 +104,10 @@ def test_an_addon_endpoint_runs_with_the_users_rights(make_sf, make_client, user
 
     openapi = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/kt/docs/{doc_id}" in openapi["paths"]
+    # the kernel's own endpoints are documented as an addon's are
+    token, me = openapi["paths"]["/api/v1/auth/token"]["post"], openapi["paths"]["/api/v1/me"]["get"]
+    assert "security" not in token and "201" in token["responses"] and "requestBody" in token
+    assert me["security"] == [{"bearer": []}] and "200" in me["responses"]
 
 
 # -- model access ----------------------------------------------------------------------------
