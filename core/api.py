@@ -33,6 +33,7 @@ from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
 
 from core.db import INT_MAX, fits_int_column
 from core.errors import (
@@ -490,6 +491,18 @@ def init_app(app: Flask) -> None:
     def _integrity(exc: IntegrityError):
         return _error(409, "conflict", "the change conflicts with existing data (duplicate or "
                       "missing reference)")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        # Flask's own refusals (no such URL or method, e.g. /orders/abc) in the API's JSON shape;
+        # elsewhere (the web pages) its HTML as before
+        if not (request.path + "/").startswith(API_PREFIX + "/") or (exc.code or 500) < 400:
+            return exc
+        resp = _error(exc.code, (exc.name or "error").lower().replace(" ", "_"),
+                      exc.description or exc.name)
+        if getattr(exc, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
 
     # the kernel's own endpoints, declared as an addon's are: listed in the OpenAPI document
     kernel = ApiBlueprint("salesflow_kernel_api", __name__, url_prefix=API_PREFIX)

@@ -104,6 +104,13 @@ def test_an_addon_endpoint_runs_with_the_users_rights(make_sf, make_client, user
 
     openapi = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/kt/docs/{doc_id}" in openapi["paths"]
+    # Flask's own refusals under /api/v1 answer in the API's JSON shape
+    missing = client.get("/api/v1/kt/docs/abc", headers=ann)
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.delete("/api/v1/me", headers=ann)
+    assert wrong.status_code == 405 and wrong.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+    assert client.get("/api/v1/nowhere").get_json()["error"]["code"] == "not_found"
     # the kernel's own endpoints are documented as an addon's are
     token, me = openapi["paths"]["/api/v1/auth/token"]["post"], openapi["paths"]["/api/v1/me"]["get"]
     assert "security" not in token and "201" in token["responses"] and "requestBody" in token
