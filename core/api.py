@@ -17,6 +17,7 @@ transition (every reason) or conflict, 412 stale ``If-Match``, 422 invalid input
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -27,12 +28,14 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, g, jsonify, request
-from marshmallow import Schema
+from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
 
+from core.db import INT_MAX, fits_int_column
 from core.errors import (
     AccessDenied,
     AuthenticationError,
@@ -91,7 +94,11 @@ class ApiBlueprint(Blueprint):
                 # identification happens as the transaction opens: 401 comes before 422
                 with sf.transaction(user=credential, readonly=readonly) as env:
                     g.env = env
-                    data = _load_body(body, partial_body) if body is not None else None
+                    refuse_unstorable({name: values[0] if len(values) == 1 else values
+                                       for name, values in request.args.lists()})
+                    refuse_unstorable({k: v for k, v in kwargs.items() if isinstance(v, str)})
+                    # a body is checked even where none is expected: garbage is a 422
+                    data = _load_body(body, partial_body) if body is not None else json_body()
                     key = request.headers.get("Idempotency-Key") if idempotent else None
                     if key:
                         replay = _idempotency_lookup(env, key)
@@ -122,14 +129,112 @@ def _schema(cls: type[Schema], many: bool = False) -> Schema:
     return cls(many=many)
 
 
-def _load_body(body: type[Schema], partial: bool) -> Any:
-    payload = request.get_json(silent=True)
+def json_body() -> Any:
+    """The request's JSON body, ``None`` when none was sent. A body that is sent but is not
+    JSON is a 422, never taken for "no body": the request would then do something else than
+    asked (e.g. post an invoice on today's date instead of the one given)."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    if not request.is_json:
+        raise ValidationError({"_body": ["send the body as JSON (Content-Type: application/json)"]})
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValidationError({"_body": [f"not valid JSON: {exc}"]}) from None
+    refuse_unstorable(payload)
+    return payload
+
+
+def json_object() -> dict:
+    """The request's JSON body as an object, ``{}`` when none was sent (an action's optional
+    body); anything but an object is a 422."""
+    payload = json_body()
+    if payload is None:
+        return {}
     if not isinstance(payload, dict):
         raise ValidationError({"_body": ["expected a JSON object"]})
+    return payload
+
+
+def _load_body(body: type[Schema], partial: bool) -> Any:
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise ValidationError({"_body": ["expected a JSON object"]})
+    return load_object(body, payload, partial=partial)
+
+
+def load_object(schema: type[Schema], payload: dict, *, partial: bool = False) -> Any:
+    """``payload`` validated by ``schema``: 422 per field."""
     try:
-        return _schema(body).load(payload, partial=partial)
+        data = _schema(schema).load(payload, partial=partial)
     except MarshmallowError as exc:
         raise ValidationError(_as_field_errors(exc.messages)) from exc
+    refuse_unstorable(data)  # what fields made of the text: numbers, dates
+    return data
+
+
+def _day(value: dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def refuse_unstorable(value: Any, where: str = "") -> None:
+    """422 naming each field of ``value`` (a JSON body, loaded data, a query parameter) that no
+    column can store: a NUL character in a text (PostgreSQL refuses it in any statement, even
+    a filter: a 500), a whole number beyond the database's integer (an overflow: a 500) or a
+    date outside DATE_MIN..DATE_MAX (date arithmetic overflows: a 500)."""
+    errors: dict[str, list[str]] = {}
+    stack = [(where, value)]
+    while stack:  # not recursive: a body may nest deeper than Python's recursion limit
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                errors.setdefault(path or "_body", []).append("must not contain a NUL character")
+        elif isinstance(item, dt.date) and not DATE_MIN <= _day(item) <= DATE_MAX:
+            errors.setdefault(path or "_body", []).append(
+                f"out of range ({DATE_MIN}..{DATE_MAX})")
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not fits_int_column(item):
+                errors.setdefault(path or "_body", []).append(
+                    f"out of range: at most {INT_MAX} in absolute value")
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                key = f"{path}.{k}" if path else str(k)
+                stack.extend([(key, k), (key, v)])  # the key is text stored or looked up too
+        elif isinstance(item, (list, tuple)):
+            stack.extend((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(item))
+    if errors:
+        raise ValidationError(errors)
+
+
+#: the dates the API accepts: far enough from ``date.min``/``date.max`` that date arithmetic
+#: (ageing buckets, due dates, periods) cannot overflow (an OverflowError: a 500)
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(9000, 12, 31)
+
+
+def iso_date(value: str) -> dt.date:
+    """A date from a query string (YYYY-MM-DD, DATE_MIN..DATE_MAX): ``ValueError`` says why,
+    the caller names the parameter."""
+    try:
+        date = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if not DATE_MIN <= date <= DATE_MAX:
+        raise ValueError(f"{value!r} is out of range ({DATE_MIN}..{DATE_MAX})")
+    return date
+
+
+def whole_number(value: str, *, minimum: int = -INT_MAX - 1, maximum: int = INT_MAX) -> int:
+    """A whole number from a query string (an id filter, a page): ``ValueError`` says why, the
+    caller names the parameter (``paginate`` does). The default range is the database's
+    integer: a bigger number would overflow in the statement (a 500)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if not minimum <= number <= maximum:
+        raise ValueError(f"{number} is out of range ({minimum}..{maximum})")
+    return number
 
 
 def _make_response(result: Any, schema: type[Schema] | None, many: bool, status: int):
@@ -191,12 +296,17 @@ def _aware(value):
 
 
 def _request_hash() -> str:
-    raw = json.dumps(request.get_json(silent=True), sort_keys=True, default=str)
+    raw = json.dumps(json_body(), sort_keys=True, default=str)
     return hashlib.sha256(f"{request.method} {request.path} {raw}".encode()).hexdigest()
 
 
 def _idempotency_lookup(env, key: str):
     Key = env["api.idempotency"]
+    # the column's own length: a longer key would only fail when stored (a 500 on PostgreSQL)
+    limit = Key.__table__.c.key.type.length
+    if len(key) > limit:
+        raise ValidationError({"Idempotency-Key": [f"at most {limit} characters, not {len(key)}"]})
+    refuse_unstorable(key, "Idempotency-Key")
     with env.sudo():  # a system table no role may read; the row is the user's own
         found = env.session.scalars(
             select(Key).where(Key.user_id == env.user_id, Key.key == key)
@@ -205,16 +315,30 @@ def _idempotency_lookup(env, key: str):
         return None
     if found.request_hash != _request_hash():
         raise ValidationError({"Idempotency-Key": ["already used with a different request body"]})
-    resp = jsonify(found.body)
+    stored = found.body
+    if isinstance(stored, dict) and _STORED in stored:
+        body, headers = stored["body"], stored["headers"]
+    else:  # stored before headers were kept: the body alone
+        body, headers = stored, {}
+    resp = jsonify(body)
     resp.status_code = found.status
+    resp.headers.update(headers)
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
 
 
+#: headers a replay repeats: it is the first response, version (ETag) and place included
+_REPLAYED_HEADERS = ("ETag", "Location")
+#: the stored response is ``{_STORED: 1, "body": ..., "headers": {...}}`` in the JSON ``body``
+#: column (no schema change); a row without it is a bare body from before
+_STORED = "salesflow.response"
+
+
 def _idempotency_store(env, key: str, response) -> None:
+    headers = {name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers}
     env.session.add(env["api.idempotency"](
         user_id=env.user_id, key=key, request_hash=_request_hash(), status=response.status_code,
-        body=response.get_json(),
+        body={_STORED: 1, "body": response.get_json(), "headers": headers},
     ))
     env.session.flush()
 
@@ -242,10 +366,13 @@ def paginate(env, record: str, *, sortable: dict[str, Any], filterable: dict[str
     cls = env[record]
     args = request.args
     try:
-        page = max(1, int(args.get("page", 1)))
-        per_page = min(MAX_PAGE_SIZE, max(1, int(args.get("per_page", 50))))
-    except ValueError:
-        raise ValidationError({"page": ["page and per_page must be whole numbers"]}) from None
+        per_page = min(MAX_PAGE_SIZE, max(1, whole_number(args.get("per_page", "50"))))
+    except ValueError as exc:
+        raise ValidationError({"per_page": [str(exc)]}) from None
+    try:  # the page's offset must fit the database's integer too
+        page = max(1, whole_number(args.get("page", "1"), maximum=INT_MAX // per_page))
+    except ValueError as exc:
+        raise ValidationError({"page": [str(exc)]}) from None
     criteria = list(base_criteria)
     reserved = {"page", "per_page", "sort"}
     for name, value in args.items():
@@ -293,6 +420,26 @@ def _error(status: int, code: str, message: str, **extra):
     resp = jsonify(body)
     resp.status_code = status
     return resp
+
+
+class TokenInSchema(Schema):
+    login = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=64),
+                         metadata={"description": "what the token is for (default: api)"})
+
+
+class TokenSchema(Schema):
+    token = fields.String(metadata={"description": "send as 'Authorization: Bearer <token>'; "
+                                                   "shown only this once"})
+    user_id = fields.Integer()
+
+
+class MeSchema(Schema):
+    id = fields.Integer()
+    login = fields.String()
+    name = fields.String()
+    roles = fields.List(fields.String())
 
 
 def init_app(app: Flask) -> None:
@@ -345,40 +492,48 @@ def init_app(app: Flask) -> None:
         return _error(409, "conflict", "the change conflicts with existing data (duplicate or "
                       "missing reference)")
 
-    bp = Blueprint("salesflow_api", __name__, url_prefix=API_PREFIX)
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        # Flask's own refusals (no such URL or method, e.g. /orders/abc) in the API's JSON shape;
+        # elsewhere (the web pages) its HTML as before
+        if not (request.path + "/").startswith(API_PREFIX + "/") or (exc.code or 500) < 400:
+            return exc
+        resp = _error(exc.code, (exc.name or "error").lower().replace(" ", "_"),
+                      exc.description or exc.name)
+        if getattr(exc, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
 
-    @bp.post("/auth/token")
-    def issue_token():
-        """Exchange login and password for an API token (shown once)."""
+    # the kernel's own endpoints, declared as an addon's are: listed in the OpenAPI document
+    kernel = ApiBlueprint("salesflow_kernel_api", __name__, url_prefix=API_PREFIX)
+
+    @kernel.endpoint("/auth/token", methods=["POST"], body=TokenInSchema, response=TokenSchema,
+                     status=201, public=True, tag="auth",
+                     summary="Exchange login and password for an API token (shown once)")
+    def issue_token(env, data):
         from core.security import new_token
 
-        sf = current_app.extensions["salesflow"]
-        payload = request.get_json(silent=True) or {}
-        login, password = payload.get("login"), payload.get("password")
-        if not isinstance(login, str) or not isinstance(password, str):
-            raise ValidationError({"login": ["login and password are required strings"]})
-        with sf.transaction() as env:
-            User = env["res.user"]
-            user = env.session.scalars(select(User).where(User.login == login)).one_or_none()
-            if user is None or not user.check_password(password):
-                raise AuthenticationError("wrong login or password")
-            token, digest = new_token()
-            env.session.add(env["res.api_token"](user_id=user.id, name=payload.get("name") or "api",
-                                                 token_hash=digest))
-        return jsonify({"token": token, "user_id": user.id}), 201
+        User = env["res.user"]
+        user = env.session.scalars(select(User).where(User.login == data["login"])).one_or_none()
+        if user is None or not user.check_password(data["password"]):
+            raise AuthenticationError("wrong login or password")
+        token, digest = new_token()
+        env.session.add(env["res.api_token"](user_id=user.id, name=data.get("name") or "api",
+                                             token_hash=digest))
+        return {"token": token, "user_id": user.id}
+
+    @kernel.endpoint("/me", response=MeSchema, tag="auth", summary="Who the token is for")
+    def me(env):
+        return {"id": env.user.id, "login": env.user.login, "name": env.user.name,
+                "roles": sorted(env.roles)}
+
+    app.register_blueprint(kernel)
+    bp = Blueprint("salesflow_api", __name__, url_prefix=API_PREFIX)
 
     @bp.get("/openapi.json")
     def openapi():
         """The OpenAPI 3 document of every enabled addon's endpoints."""
         return jsonify(build_openapi(current_app))
-
-    @bp.get("/me")
-    def me():
-        sf = current_app.extensions["salesflow"]
-        user_id = authenticate(sf)
-        with sf.transaction(user=user_id, readonly=True) as env:
-            return jsonify({"id": env.user.id, "login": env.user.login, "name": env.user.name,
-                            "roles": sorted(env.roles)})
 
     @bp.get("/")
     def index():

@@ -16,6 +16,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: the range of an integer column: PostgreSQL's BIGINT, and SQLite's INTEGER (64-bit too). A
+#: number outside it must never reach a statement (OverflowError on SQLite, DataError on
+#: PostgreSQL: a 500): the API refuses it with a 422 (``core.api``), ``Env.get`` finds nothing.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def fits_int_column(value: int) -> bool:
+    return INT_MIN <= value <= INT_MAX
+
 WRITE = "salesflow_write"
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, attributes, with_loader_criteria
 
+from core.db import fits_int_column
 from core.errors import AccessDenied, ImmutableRecord, NotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -160,6 +161,8 @@ class Env:
             ident = int(ident)
         except (TypeError, ValueError):
             raise NotFound(record, ident) from None
+        if not fits_int_column(ident):  # no row has it, and the database would overflow
+            raise NotFound(record, ident)
         stmt = select(cls).where(cls.id == ident)
         if lock:
             stmt = stmt.with_for_update()
@@ -175,9 +178,11 @@ class Env:
         wanted = set()
         for ident in idents:
             try:
-                wanted.add(int(ident))
+                number = int(ident)
             except (TypeError, ValueError):
                 continue
+            if fits_int_column(number):
+                wanted.add(number)
         if not wanted:
             return {}
         return {obj.id: obj for obj in self.session.scalars(select(cls).where(cls.id.in_(wanted)))}

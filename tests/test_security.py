@@ -61,6 +61,11 @@ def test_an_api_token_is_issued_for_a_password_and_identifies_the_user(make_sf, 
                              "roles": ["kt_clerk", "kt_viewer"]}
 
     assert client.get("/api/v1/me").status_code == 401
+    for body in (["ann", "correct horse 42"], "ann"):  # JSON, but not an object: no 500
+        wrong = client.post("/api/v1/auth/token", json=body)
+        assert wrong.status_code == 422 and "_body" in wrong.get_json()["error"]["fields"]
+    cut = client.post("/api/v1/auth/token", data='{"login": "ann"', content_type="application/json")
+    assert cut.status_code == 422 and "not valid JSON" in cut.get_json()["error"]["fields"]["_body"][0]
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer sf_forged"}).status_code == 401
     with sf.transaction() as env:
         env.search("res.api_token")[0].revoked = True
@@ -99,6 +104,17 @@ def test_an_addon_endpoint_runs_with_the_users_rights(make_sf, make_client, user
 
     openapi = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/kt/docs/{doc_id}" in openapi["paths"]
+    # Flask's own refusals under /api/v1 answer in the API's JSON shape
+    missing = client.get("/api/v1/kt/docs/abc", headers=ann)
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.delete("/api/v1/me", headers=ann)
+    assert wrong.status_code == 405 and wrong.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+    assert client.get("/api/v1/nowhere").get_json()["error"]["code"] == "not_found"
+    # the kernel's own endpoints are documented as an addon's are
+    token, me = openapi["paths"]["/api/v1/auth/token"]["post"], openapi["paths"]["/api/v1/me"]["get"]
+    assert "security" not in token and "201" in token["responses"] and "requestBody" in token
+    assert me["security"] == [{"bearer": []}] and "200" in me["responses"]
 
 
 # -- model access ----------------------------------------------------------------------------

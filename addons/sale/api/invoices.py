@@ -8,11 +8,9 @@ transition is a 409 listing every reason. Amounts and quantities are decimal str
 
 from __future__ import annotations
 
-from flask import request
 from marshmallow import Schema, fields, validate
 
-from core.api import BATCH_MAX, check_if_match, paginate, records_of
-from core.errors import ValidationError
+from core.api import BATCH_MAX, check_if_match, json_object, load_object, paginate, records_of
 
 from ..models.invoice import KINDS
 from ..services import invoice as svc
@@ -112,30 +110,9 @@ def _one_of(name: str, allowed: tuple[str, ...]):
     return check
 
 
-def _body() -> dict:
-    """An optional JSON body (actions may be posted without one)."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        return {}
-    if not isinstance(payload, dict):
-        raise ValidationError({"_body": ["expected a JSON object"]})
-    return payload
-
-
 def _load(schema: type[Schema]) -> dict:
-    """Validate the optional body of an action: 422 per field."""
-    from marshmallow import ValidationError as MarshmallowError
-
-    from core.config import flatten_errors
-
-    try:
-        return schema().load(_body())
-    except MarshmallowError as exc:
-        errors: dict[str, list[str]] = {}
-        for line in flatten_errors(exc.messages):
-            key, _, message = line.partition(": ")
-            errors.setdefault(key if message else "_schema", []).append(message or key)
-        raise ValidationError(errors) from exc
+    """Validate the optional body of an action (posted without one: ``{}``): 422 per field."""
+    return load_object(schema, json_object())
 
 
 @bp.endpoint("/invoices", summary="List invoices and credit notes", tag=TAG,

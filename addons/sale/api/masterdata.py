@@ -16,7 +16,7 @@ from flask import jsonify, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_
 
-from core.api import check_if_match, paginate
+from core.api import check_if_match, iso_date, paginate, whole_number
 from core.config import DecimalString
 from core.errors import ValidationError
 from core.money import to_decimal
@@ -71,20 +71,16 @@ def as_bool(value: str) -> bool:
     raise ValueError(f"{value!r} is not true or false")
 
 
-def as_int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+as_int = whole_number  # the kernel's: within the database's integer
 
 
 def as_date(name: str, value: str | None) -> dt.date:
     if not value:
         raise ValidationError({name: ["is required (YYYY-MM-DD)"]})
     try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationError({name: [f"{value!r} is not an ISO date (YYYY-MM-DD)"]}) from None
+        return iso_date(value)
+    except ValueError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 def contains(*columns):

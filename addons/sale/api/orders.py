@@ -20,13 +20,11 @@ prices and quantities are decimal strings (floats are refused).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api import BATCH_MAX, check_if_match, paginate, records_of
+from core.api import BATCH_MAX, check_if_match, iso_date, paginate, records_of, whole_number
 from core.config import DecimalString
 from core.errors import ValidationError
 
@@ -253,20 +251,6 @@ class ShipmentBatchSchema(Schema):
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
-
-
 def _detail(env, order_id: int, *, lock: bool = False):
     return orders.get_order(env, order_id, lock=lock)
 
@@ -289,10 +273,10 @@ def list_orders(env):
                   "amount_total": Order.amount_total, "state": Order.state},
         filterable={
             "state": lambda v: Order.state == v,
-            "customer_id": lambda v: Order.customer_id == _int(v),
-            "salesperson_id": lambda v: Order.salesperson_id == _int(v),
-            "date_from": lambda v: Order.date_order >= _date(v),
-            "date_to": lambda v: Order.date_order <= _date(v),
+            "customer_id": lambda v: Order.customer_id == whole_number(v),
+            "salesperson_id": lambda v: Order.salesperson_id == whole_number(v),
+            "date_from": lambda v: Order.date_order >= iso_date(v),
+            "date_to": lambda v: Order.date_order <= iso_date(v),
         },
         default_sort="-date_order",
     )
@@ -426,9 +410,10 @@ def order_shipments(env, order_id):
 
 @bp.endpoint("/orders/<int:order_id>/shipments", methods=["POST"], body=ShipmentInSchema,
              response=ShipmentSchema, status=201, idempotent=True,
-             summary="Record a shipment (warehouse; partial allowed)", tag=TAG)
+             summary="Record a shipment (warehouse; partial allowed; If-Match honoured)", tag=TAG)
 def create_shipment(env, data, order_id):
     order = orders.get_order(env, order_id)  # with its lines; record_shipment locks it
+    check_if_match(order)
     quantities = data.get("quantities")
     if quantities is not None and not quantities:
         raise ValidationError({"quantities": ["give at least one line, or leave it out to ship "
@@ -439,8 +424,9 @@ def create_shipment(env, data, order_id):
 
 @bp.endpoint("/orders/<int:order_id>/returns", methods=["POST"], body=ReturnInSchema,
              response=ShipmentSchema, status=201, idempotent=True,
-             summary="Record goods that came back (warehouse)", tag=TAG)
+             summary="Record goods that came back (warehouse; If-Match honoured)", tag=TAG)
 def create_return(env, data, order_id):
     order = env.get("sale.order", order_id)
+    check_if_match(order)
     return shipments.record_return(env, order, data["quantities"], date=data.get("date"),
                                    reference=data.get("reference"), note=data.get("note"))

@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.db import fits_int_column
 from core.errors import ConflictError, NotFound, ValidationError
 from core.money import PRICE_DIGITS, QTY_DIGITS, round_price
 from core.workflow.engine import Outcome
@@ -59,6 +60,8 @@ def get_order(env, order_id, *, lock: bool = False):
         ident = int(order_id)
     except (TypeError, ValueError):
         raise NotFound("sale.order", order_id) from None
+    if not fits_int_column(ident):  # no order has it, and the database would overflow
+        raise NotFound("sale.order", order_id)
     # the order and its lines in one SELECT (as env.get: access rights, record rules)
     stmt = queries.built(env, "sale.order.with_lines",
                          lambda env: select(Order).where(Order.id == bindparam("order_id"))
@@ -279,7 +282,12 @@ def _apply_plan(env, order, plan: dict[str, Any]) -> None:
     if plan["customer"] is not None:
         order.customer = plan["customer"]
     if plan["lines"] is not None:
+        before = list(order.lines)
         order.lines = _apply_lines(env, plan["lines"])
+        # the order's version is its ETag: a line added, removed or changed moves it even when
+        # the totals (the order's own row) stay the same, so a stale If-Match gets a 412
+        if order.lines != before or any(env.session.is_modified(ln) for ln in order.lines):
+            order.updated_at = env.now
     order.compute_amounts()
     env.session.flush()
     order.refresh_progress()
@@ -457,10 +465,14 @@ def _int(value, key: str, errors: dict) -> int | None:
         errors.setdefault(key, []).append("expected a whole number")
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         errors.setdefault(key, []).append("expected a whole number")
         return None
+    if not fits_int_column(number):  # would overflow in the statement
+        errors.setdefault(key, []).append("out of range")
+        return None
+    return number
 
 
 def _date(value, key: str, errors: dict) -> dt.date | None:

@@ -31,6 +31,8 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
+from core.api import iso_date
+from core.db import INT_MAX
 from core.errors import ValidationError
 from core.money import round_money
 
@@ -87,9 +89,9 @@ def _parse_date(name: str, value: str | dt.date) -> dt.date:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValidationError({name: [f"{value!r} is not an ISO date (YYYY-MM-DD)"]}) from None
+        return iso_date(str(value))
+    except ValueError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 def parse_int(name: str, value: Any, *, minimum: int = 0, maximum: int | None = None) -> int:
@@ -97,10 +99,10 @@ def parse_int(name: str, value: Any, *, minimum: int = 0, maximum: int | None = 
         number = int(str(value).strip())
     except ValueError:
         raise ValidationError({name: [f"{value!r} is not a whole number"]}) from None
-    if number < minimum or (maximum is not None and number > maximum):
-        upper = f" and {maximum}" if maximum is not None else ""
-        raise ValidationError({name: [f"must be between {minimum}{upper}" if upper
-                                      else f"must be at least {minimum}"]})
+    if maximum is None:  # the database's integer: a bigger number would overflow
+        maximum = INT_MAX
+    if number < minimum or number > maximum:
+        raise ValidationError({name: [f"must be between {minimum} and {maximum}"]})
     return number
 
 

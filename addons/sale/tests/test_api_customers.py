@@ -150,6 +150,23 @@ def _post_documents(sf, customer_id: int) -> None:
                    amount=D("30.00"), amount_unallocated=D("30.00"))
 
 
+@pytest.mark.parametrize("url, field", [("/api/v1/orders?state=%00", "state"),
+                                        ("/api/v1/customers?q=a%00b", "q"),
+                                        ("/api/v1/customers/duplicates?tax_id=%00", "tax_id")])
+def test_a_nul_character_in_a_query_parameter_is_422(api, master, url, field):
+    r = api.client.get(url, headers=api.h("manager"))
+    assert r.status_code == 422 and field in r.get_json()["error"]["fields"], r.get_json()
+
+
+def test_a_nul_character_in_a_json_string_is_422_and_creates_nothing(api, master):
+    r = api.client.post("/api/v1/customers", json={"code": "C900", "name": "Nul\x00Co"},
+                        headers=api.h("manager"))
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {
+        "name": ["must not contain a NUL character"]}
+    listed = api.client.get("/api/v1/customers?q=C900", headers=api.h("manager")).get_json()
+    assert listed["total"] == 0
+
+
 def test_history_and_merge_endpoints(api, master, sf):
     _post_documents(sf, master.c1)
     c = api.client

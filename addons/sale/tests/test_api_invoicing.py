@@ -58,6 +58,38 @@ def test_invoice_lifecycle_over_the_api(sf, master, flow, api):
     assert c.get("/api/v1/invoices?colour=red", headers=fin).status_code == 422
 
 
+@pytest.mark.parametrize("data, content_type", [
+    ('{"date": "2026-01-05"', "application/json"),  # cut short
+    ('["2026-01-05"]', "application/json"),         # not an object
+    ('date=2026-01-05', "application/x-www-form-urlencoded"),
+])
+def test_a_body_that_is_not_a_json_object_is_422_and_posts_nothing(api, master, flow, data,
+                                                                    content_type):
+    iid = flow.invoice(flow.order(), post=False)
+    r = api.client.post(f"/api/v1/invoices/{iid}/post", data=data, content_type=content_type,
+                        headers=api.h("finance"))
+    assert r.status_code == 422 and "_body" in r.get_json()["error"]["fields"], r.get_json()
+    assert flow.state("sale.invoice", iid) == "draft"
+
+
+@pytest.mark.parametrize("url, field", [("/api/v1/receivables/aging?as_of=0001-01-01", "as_of"),
+                                        ("/api/v1/receivables/aging?as_of=9999-12-31", "as_of"),
+                                        ("/api/v1/invoices?date_from=1899-12-31", "date_from"),
+                                        ("/api/v1/orders?date_to=9001-01-01", "date_to")])
+def test_a_date_out_of_range_in_a_query_is_422(api, master, url, field):
+    r = api.client.get(url, headers=api.h("finance"))
+    assert r.status_code == 422, r.get_json()
+    assert "out of range (1900-01-01..9000-12-31)" in r.get_json()["error"]["fields"][field][0]
+
+
+def test_a_date_out_of_range_in_a_body_is_422_and_posts_nothing(api, master, flow):
+    iid = flow.invoice(flow.order(), post=False)
+    r = api.client.post(f"/api/v1/invoices/{iid}/post", json={"date": "9999-12-31"},
+                        headers=api.h("finance"))
+    assert r.status_code == 422 and "date" in r.get_json()["error"]["fields"], r.get_json()
+    assert flow.state("sale.invoice", iid) == "draft"
+
+
 def test_salesperson_sees_only_their_customers_documents(sf, master, flow, api):
     mine = flow.invoice(flow.order(), date=JAN5)
     theirs = flow.invoice(flow.order(customer=master.c2), date=JAN5)

@@ -37,6 +37,7 @@ def test_create_with_idempotency_key(sf, api, master):
     again = api.client.post(URL, json=_body(master), headers=headers)
     assert (again.status_code, again.get_json()) == (201, data)
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["ETag"] == first.headers["ETag"]  # the first response, headers too
     other = api.client.post(URL, json=_body(master, qty="3"), headers=headers)
     assert other.status_code == 422
     assert "Idempotency-Key" in other.get_json()["error"]["fields"]
@@ -46,6 +47,16 @@ def test_create_with_idempotency_key(sf, api, master):
         {"product_id": master.product_ids[0], "quantity": 1.5}]}, headers=api.h("sp1"))
     assert bad.status_code == 422
     assert list(bad.get_json()["error"]["fields"]) == ["lines.0.quantity"]
+
+
+def test_an_over_long_idempotency_key_is_422_and_creates_nothing(sf, api, master):
+    r = api.client.post(URL, json=_body(master), headers=api.h("sp1", **{"Idempotency-Key": "k" * 129}))
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {
+        "Idempotency-Key": ["at most 128 characters, not 129"]}
+    with sf.transaction() as env:
+        assert env.session.scalar(select(func.count()).select_from(env["sale.order"])) == 0
+    longest = api.h("sp1", **{"Idempotency-Key": "k" * 128})
+    assert api.client.post(URL, json=_body(master), headers=longest).status_code == 201
 
 
 def test_get_patch_if_match_and_drafts_only(api, master):
@@ -70,6 +81,26 @@ def test_get_patch_if_match_and_drafts_only(api, master):
     assert r.status_code == 200 and r.get_json()["done"] is True
     refused = api.client.patch(url, json={"note": "x"}, headers=api.h("sp1"))
     assert refused.status_code == 409 and "only a draft" in refused.get_json()["error"]["message"]
+
+
+def test_order_etag_changes_when_only_a_line_changes(api, master, make_order):
+    url = f"{URL}/{make_order()}"
+    got = api.client.get(url, headers=api.h("sp1"))
+    etag, line_id = got.headers["ETag"], got.get_json()["lines"][0]["id"]
+    first = api.client.patch(url, json={"lines": [{"id": line_id, "description": "Blue widget"}]},
+                             headers=api.h("sp1", **{"If-Match": etag}))
+    assert first.status_code == 200 and first.get_json()["lines"][0]["description"] == "Blue widget"
+    assert first.headers["ETag"] != etag
+    # another client still holding the ETag read before that change gets a 412
+    second = api.client.patch(url, json={"lines": [{"id": line_id, "description": "Red widget"}]},
+                              headers=api.h("sp1", **{"If-Match": etag}))
+    assert second.status_code == 412
+    got = api.client.get(url, headers=api.h("sp1"))
+    assert got.get_json()["lines"][0]["description"] == "Blue widget"
+    # the same lines again change nothing: the ETag stays
+    same = api.client.patch(url, json={"lines": [{"id": line_id, "description": "Blue widget"}]},
+                            headers=api.h("sp1", **{"If-Match": got.headers["ETag"]}))
+    assert same.status_code == 200 and same.headers["ETag"] == got.headers["ETag"]
 
 
 def test_triggers_409_202_200(api, master):
@@ -185,3 +216,57 @@ def test_shipments_copy_amend_and_revisions(api, master):
     copy = r.get_json()
     assert (copy["state"], copy["copied_from_id"], copy["lines"][0]["quantity"]) == (
         "draft", oid, "4.000")
+
+
+def test_shipment_and_return_refuse_a_stale_if_match(sf, api, master, flow):
+    oid = flow.order(lines=[(0, "5", None)], ship={0: "2"})
+    with sf.transaction() as env:
+        line_id = env.get("sale.order", oid).lines[0].id
+    stale = api.h("warehouse", **{"If-Match": '"999"'})
+    body = {"quantities": {str(line_id): "1"}}
+    shipped = api.client.post(f"{URL}/{oid}/shipments", json=body, headers=stale)
+    returned = api.client.post(f"{URL}/{oid}/returns", json=body, headers=stale)
+    assert (shipped.status_code, returned.status_code) == (412, 412)
+    with sf.transaction() as env:  # nothing recorded: only the fixture's shipment
+        Shipment = env["sale.shipment"]
+        assert len(env.search("sale.shipment", Shipment.order_id == oid)) == 1
+    etag = api.client.get(f"{URL}/{oid}", headers=api.h("warehouse")).headers["ETag"]
+    fresh = api.h("warehouse", **{"If-Match": etag})
+    assert api.client.post(f"{URL}/{oid}/shipments", json=body, headers=fresh).status_code == 201
+
+
+BIG = 10**20  # a whole number no INTEGER / BIGINT column holds: must never reach the database
+
+
+@pytest.mark.parametrize("query, field", [(f"page={BIG}", "page"), (f"per_page={BIG}", "per_page"),
+                                          (f"page={2**62}", "page"),  # fits, but not its offset
+                                          (f"customer_id={BIG}", "customer_id"),
+                                          (f"customer_id=-{BIG}", "customer_id")])
+def test_out_of_range_list_parameters_are_422(api, master, query, field):
+    r = api.client.get(f"{URL}?{query}", headers=api.h("manager"))
+    assert r.status_code == 422 and field in r.get_json()["error"]["fields"], r.get_json()
+
+
+def test_out_of_range_ids_are_not_found_in_the_url_and_422_in_a_body(api, master):
+    assert api.client.get(f"{URL}/{BIG}", headers=api.h("manager")).status_code == 404
+    assert api.client.get(f"{URL}/{BIG}/log", headers=api.h("manager")).status_code == 404
+    for body, field in ((_body(master, customer_id=BIG), "customer_id"),
+                        (_body(master, customer_id=str(BIG)), "customer_id"),
+                        ({"customer_id": master.c1, "lines": [{"product_id": BIG, "quantity": "1"}]},
+                         "lines.0.product_id")):
+        r = api.client.post(URL, json=body, headers=api.h("sp1"))
+        assert r.status_code == 422 and field in r.get_json()["error"]["fields"], r.get_json()
+    r = api.client.post(f"{URL}/batch/triggers/approve", json={"ids": [BIG]}, headers=api.h("sp1"))
+    assert r.status_code == 422 and "ids.0" in r.get_json()["error"]["fields"]
+
+
+def test_a_response_stored_before_headers_were_kept_still_replays(sf, api, master):
+    headers = api.h("sp1", **{"Idempotency-Key": "old-row"})
+    first = api.client.post(URL, json=_body(master), headers=headers)
+    with sf.transaction() as env, env.sudo():  # the row as it was stored before: the bare body
+        Key = env["api.idempotency"]
+        row = env.session.scalars(select(Key).where(Key.key == "old-row")).one()
+        row.body = first.get_json()
+    again = api.client.post(URL, json=_body(master), headers=headers)
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    assert again.headers["Idempotent-Replayed"] == "true" and "ETag" not in again.headers

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP
 from flask import request
 from marshmallow import Schema, fields, validate
 
-from core.api import check_if_match, paginate
+from core.api import check_if_match, iso_date, paginate, whole_number
 from core.config import DecimalString
 from core.errors import ValidationError
 
@@ -45,16 +45,9 @@ def _date(name: str, value: str | None, default=None) -> dt.date | None:
             return default
         raise ValidationError({name: ["is required (YYYY-MM-DD)"]})
     try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationError({name: [f"{value!r} is not an ISO date (YYYY-MM-DD)"]}) from None
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+        return iso_date(value)
+    except ValueError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 def _args(allowed: set[str]):
@@ -134,9 +127,9 @@ def get_dunning_run(env, run_id):
 def list_dunnings(env):
     D = env[dun.DUNNING]
     return paginate(env, dun.DUNNING, sortable={"date": D.date, "level_index": D.level_index},
-                    filterable={"invoice_id": lambda v: D.invoice_id == _int(v),
-                                "customer_id": lambda v: D.customer_id == _int(v),
-                                "run_id": lambda v: D.run_id == _int(v),
+                    filterable={"invoice_id": lambda v: D.invoice_id == whole_number(v),
+                                "customer_id": lambda v: D.customer_id == whole_number(v),
+                                "run_id": lambda v: D.run_id == whole_number(v),
                                 "level": lambda v: D.level == v})
 
 
@@ -183,7 +176,7 @@ def list_outbox(env):
                     sortable={"created_at": Out.created_at, "next_attempt_at": Out.next_attempt_at,
                               "state": Out.state},
                     filterable={"state": state, "source_record": lambda v: Out.source_record == v,
-                                "source_id": lambda v: Out.source_id == _int(v)})
+                                "source_id": lambda v: Out.source_id == whole_number(v)})
 
 
 @bp.endpoint("/outbox/<int:outbox_id>", response=OutboxSchema, summary="An outbox message",
