@@ -38,7 +38,7 @@ from core.money import QTY_DIGITS, quantum, round_money, to_decimal
 
 from .. import locks, queries
 from . import journal
-from .masterdata import due_dates, tax_split
+from .masterdata import currency_digits, due_dates, tax_split
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -71,10 +71,11 @@ def invoiceable_quantity(line, policy: str) -> Decimal:
 
 
 def line_amounts(quantity: Decimal, unit_price: Decimal, discount: Decimal, tax,
-                 currency: str) -> tuple[Decimal, Decimal, Decimal]:
-    """``(untaxed, tax, total)`` of ``quantity`` at ``unit_price`` less ``discount`` percent."""
-    gross = Decimal(quantity) * Decimal(unit_price) * (1 - Decimal(discount or 0) / HUNDRED)
-    return tax_split(tax, gross, currency)
+                 currency: str, digits: int | None = None) -> tuple[Decimal, Decimal, Decimal]:
+    """``(untaxed, tax, total)`` of ``quantity`` at ``unit_price`` less ``discount`` percent,
+    by the order line's formula (``SaleLine.compute_amounts``)."""
+    gross = Decimal(quantity) * Decimal(unit_price) * (HUNDRED - Decimal(discount or 0)) / HUNDRED
+    return tax_split(tax, gross, currency, digits)
 
 
 def _limited(reasons: list[str]) -> list[str]:
@@ -257,6 +258,7 @@ def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, 
     lines, done = read if read is not None else _lines_and_invoiced(env, order.id)
     taxes = None  # read only when a line is invoiced in part (the last part takes what is left)
     currency = order.currency
+    digits = order.currency_digits()
     new_lines = []
     on_drafts = ZERO
     for line in lines:
@@ -276,7 +278,7 @@ def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, 
             if taxes is None:
                 taxes = _taxes(env, (ln.tax_id for ln in lines))
             untaxed, tax, total = line_amounts(qty, line.unit_price, line.discount,
-                                               taxes.get(line.tax_id), currency)
+                                               taxes.get(line.tax_id), currency, digits)
         new_lines.append(dict(
             sale_line_id=line.id, product_id=line.product_id, description=line.description,
             quantity=qty, unit_price=line.unit_price, discount=line.discount or ZERO,
@@ -564,7 +566,7 @@ def _due_date(env, invoice, date: dt.date) -> dt.date:
             lines = terms[invoice.payment_term_id] = queries.execute(
                 env, stmt, {"term_id": invoice.payment_term_id}).all()
     instalments = due_dates(SimpleNamespace(lines=lines), date, invoice.amount_total,
-                            invoice.currency)
+                            invoice.currency, currency_digits(env, invoice.currency))
     return max((due for due, _amount in instalments), default=date)
 
 
@@ -894,6 +896,7 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
                    Line.amount_tax)
             .where(Line.invoice_id == invoice.id).order_by(Line.id))}
     credited = _credited_by_origin_line(env, invoice.id)
+    digits = currency_digits(env, invoice.currency)
 
     def left(origin) -> Decimal:
         return Decimal(origin.quantity) - credited.get(origin.id, {}).get("qty", ZERO)
@@ -927,8 +930,8 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
                     continue
                 if amount <= 0:
                     errors[f"lines.{i}.amount"] = ["must be greater than 0"]
-                elif amount != round_money(amount, invoice.currency):
-                    errors[f"lines.{i}.amount"] = ["at most 2 decimals"]
+                elif amount != round_money(amount, invoice.currency, digits):
+                    errors[f"lines.{i}.amount"] = [f"at most {digits} decimals"]
                 elif amount > amount_left(origin):
                     errors[f"lines.{i}.amount"] = [f"only {amount_left(origin)} left to credit"]
                 else:
@@ -964,7 +967,7 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
     cn_lines = []
     for origin, amount in adjustments:
         tax = taxes.get(origin.tax_id)
-        tax_amount = round_money(amount * Decimal(tax.rate), invoice.currency) if tax else ZERO
+        tax_amount = round_money(amount * Decimal(tax.rate), invoice.currency, digits) if tax else ZERO
         cn_lines.append(dict(
             origin_line_id=origin.id, product_id=origin.product_id, price_adjustment=True,
             description=f"Price correction: {origin.description}"[:300], quantity=Decimal("1"),
@@ -979,7 +982,7 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
             total = untaxed + tax
         else:
             untaxed, tax, total = line_amounts(qty, origin.unit_price, origin.discount,
-                                               taxes.get(origin.tax_id), invoice.currency)
+                                               taxes.get(origin.tax_id), invoice.currency, digits)
         cn_lines.append(dict(
             sale_line_id=origin.sale_line_id, origin_line_id=origin.id, product_id=origin.product_id,
             description=origin.description, quantity=qty, unit_price=origin.unit_price,

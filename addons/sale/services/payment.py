@@ -11,7 +11,8 @@ oldest first) to settle an invoice. It books nothing: the credit is already on t
 receivable account.
 
 Allocations are append-only and dated (the payment's date, or the date credit is applied), so
-receivables can be computed as of any date (``services.receivables``).
+receivables can be computed as of any date (``services.receivables``). Amounts have at most the
+currency's decimals.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ from core.money import round_money, to_decimal
 from .. import locks
 from . import journal
 from .invoice import lock_rows, set_residual, settle_documents
+from .masterdata import currency_digits
 
 ZERO = Decimal("0")
 METHODS = ("cash", "cheque", "bank_transfer", "electronic")
 
 
 def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bool = True):
+    """``value`` as a positive amount (``None`` when refused: the reason goes to ``errors``);
+    its decimals are checked once the currency is known (``_decimals``)."""
     if value is None:
         if required:
             errors.setdefault(field, []).append("is required")
@@ -45,9 +49,6 @@ def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bo
         return None
     if amount <= 0:
         errors.setdefault(field, []).append("must be greater than 0")
-        return None
-    if amount != round_money(amount):
-        errors.setdefault(field, []).append("at most 2 decimals")
         return None
     return amount
 
@@ -132,6 +133,15 @@ def _discount_lines(p: _Planned, customer_id: int) -> list[dict[str, Any]]:
     return lines
 
 
+def _decimals(errors: dict, digits: int, amount, wanted) -> None:
+    """Refuse amounts with more decimals than the currency has (``digits``, its declared ones:
+    ``masterdata.currency_digits``), by field."""
+    fields = [("amount", amount)] + [(f"allocations.{i}.amount", v) for i, _ident, v in wanted]
+    for field, value in fields:
+        if value is not None and value != round_money(value, digits=digits):
+            errors[field] = [f"at most {digits} decimals"]
+
+
 def _checked_input(errors: dict, amount, method, date, reference, allocations
                    ) -> tuple[Decimal | None, list[tuple[int, int, Decimal]]]:
     """The amount and the wanted allocations ``(index, invoice id, amount)``, checked (the
@@ -203,6 +213,9 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         raise ValidationError(errors)
     customer = env.get("sale.customer", customer_id)
     currency = (currency or customer.currency or "CNY").upper()
+    _decimals(errors, currency_digits(env, currency), amount, wanted)
+    if errors:
+        raise ValidationError(errors)
     date = date or env.today()
 
     # what goes where
@@ -304,6 +317,7 @@ def _register_payments(env, specs: list[dict]) -> list:
         currency = (spec.get("currency") or customer.currency or "CNY").upper()
         date = spec.get("date") or env.today()
         found = {}
+        _decimals(found, currency_digits(env, currency), amount, wanted)
         plan = _plan_allocations(env, found, customer, currency, date, wanted,
                                  open_by_customer.get(customer.id, {}))
         errors.update((f"{i}.{key}", messages) for key, messages in found.items())
@@ -391,6 +405,9 @@ def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = 
         raise ValidationError({"invoice_id": [f"not an open posted invoice of customer {customer.code}"]})
     invoice = invoices[0]
     open_amount = Decimal(invoice.amount_residual)
+    _decimals(errors, currency_digits(env, invoice.currency), value, [])
+    if errors:
+        raise ValidationError(errors)
     if value is not None and value > open_amount:
         raise ValidationError({"amount": [f"more than the {open_amount} open on {invoice.number}"]})
     payments = lock_rows(env, "sale.payment", Payment.customer_id == customer.id,

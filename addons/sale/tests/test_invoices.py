@@ -268,3 +268,24 @@ def test_fully_invoiced_order_takes_price_corrections_not_quantities(sf, master,
         assert order.state == "invoiced" and [ln.qty_invoiced for ln in order.lines] == [2, 2]
         # quantities stay creditable in full (for when goods come back)
         assert acc.invoice._credited_by_origin_line(env, iid)[first.id]["qty"] == 0
+
+
+
+def test_partial_invoice_rounds_to_the_currencys_declared_digits(sf, master, users, flow, acc):
+    from sale.services import masterdata as md
+
+    with sf.transaction("finance") as env:  # no minor unit, and not in core.money's table
+        md.create_currency(env, code="IDR", name="Rupiah", digits=0)
+        md.add_rate(env, "IDR", dt.date(2026, 1, 1), "0.00045")
+    with sf.transaction() as env:
+        idr = env.create("sale.customer", code="C200", name="Jakarta PT", name_key="jakarta pt",
+                         region="South", tier="normal", salesperson_id=users.sp["sp1"],
+                         payment_term_id=master.term_id, currency="IDR").id
+    oid = flow.order(lines=[(0, "3", "10.5")], customer=idr, ship={0: "1"})
+    with sf.transaction("finance") as env:
+        order = env.get("sale.order", oid)
+        assert (order.amount_untaxed, order.amount_tax) == (D("32"), D("4"))
+        invoice = acc.invoice.create_invoice(env, oid)
+        # 1 x 10.5: 11 + 1 = 12 IDR, not 10.50 + 1.37 (cents of a currency without any)
+        assert (invoice.amount_untaxed, invoice.amount_tax, invoice.amount_total) == (
+            D("11"), D("1"), D("12"))
