@@ -18,7 +18,9 @@
 
 Amounts follow ``core.money``: each line is rounded once (``masterdata.tax_split``), document
 totals are sums of lines. A line invoiced in several parts gets, on its last part, exactly what
-is left of the order line's amounts, so the invoices of an order always add up to the order.
+is left of the order line's amounts, so the invoices of an order always add up to the order,
+as long as its earlier parts were invoiced at its current price, discount and tax; after an
+amendment changed them, the last part is its quantity x the current price like any other.
 The number of SQL statements per call does not depend on the number of lines.
 """
 
@@ -35,7 +37,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import TransitionBlocked, ValidationError
-from core.money import QTY_DIGITS, quantum, round_money, to_decimal
+from core.money import PRICE_DIGITS, QTY_DIGITS, quantum, round_money, to_decimal
 
 from .. import locks, queries
 from . import journal
@@ -131,21 +133,38 @@ def _invoiced_columns(env, order_ids):
                func.sum(case((draft, Line.quantity), else_=0)).label("draft_qty"),
                func.sum(sign * Line.quantity).label("qty"),
                func.sum(sign * Line.amount_untaxed).label("untaxed"),
-               func.sum(sign * Line.amount_tax).label("tax"))
+               func.sum(sign * Line.amount_tax).label("tax"),
+               # the terms earlier parts were invoiced at (the rest is what is left only when
+               # they are the line's terms still)
+               func.min(Line.unit_price).label("price_min"),
+               func.max(Line.unit_price).label("price_max"),
+               func.min(func.coalesce(Line.discount, 0)).label("discount_min"),
+               func.max(func.coalesce(Line.discount, 0)).label("discount_max"),
+               func.min(func.coalesce(Line.tax_id, 0)).label("tax_min"),
+               func.max(func.coalesce(Line.tax_id, 0)).label("tax_max"))
         .join(Invoice, Line.invoice_id == Invoice.id)
         .where(Invoice.order_id.in_(order_ids), Invoice.state != "cancelled",
                Line.sale_line_id.is_not(None))
         .group_by(Line.sale_line_id)
     ).subquery()
-    return sub, (sub.c.draft_qty, sub.c.qty, sub.c.untaxed, sub.c.tax)
+    return sub, (sub.c.draft_qty, sub.c.qty, sub.c.untaxed, sub.c.tax, sub.c.price_min,
+                 sub.c.price_max, sub.c.discount_min, sub.c.discount_max, sub.c.tax_min,
+                 sub.c.tax_max)
 
 
-def _invoiced_stats(draft_qty, qty, untaxed, tax) -> dict[str, Decimal]:
+def _invoiced_stats(line, draft_qty, qty, untaxed, tax, *terms) -> dict[str, Any]:
+    price = quantum(PRICE_DIGITS)
+    prices = {Decimal(p).quantize(price) for p in terms[0:2]}
+    discounts = {Decimal(d).quantize(price) for d in terms[2:4]}
     return {
         "draft_qty": Decimal(draft_qty or 0).quantize(QTY),
         "qty": Decimal(qty or 0).quantize(QTY),
         "untaxed": round_money(Decimal(untaxed or 0)),
         "tax": round_money(Decimal(tax or 0)),
+        # every earlier part at the line's current price, discount and tax
+        "same_terms": (prices == {Decimal(line.unit_price).quantize(price)}
+                       and discounts == {Decimal(line.discount or 0).quantize(price)}
+                       and set(terms[4:6]) == {line.tax_id or 0}),
     }
 
 
@@ -176,7 +195,7 @@ def _lines_and_invoiced_many(env, order_ids: list[int]) -> dict[int, tuple[list,
         lines, done = found[row[width]]
         lines.append(row)
         if row[width + 1] is not None:
-            done[row[width + 1]] = _invoiced_stats(*row[width + 2:])
+            done[row[width + 1]] = _invoiced_stats(row, *row[width + 2:])
     return found
 
 
@@ -270,8 +289,10 @@ def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, 
         if qty <= 0:
             continue
         already_qty = stats["qty"] if stats else ZERO
-        if already_qty + qty == Decimal(line.quantity):
-            # the last part of the line: exactly what is left of its amounts
+        if already_qty + qty == Decimal(line.quantity) and (stats is None or stats["same_terms"]):
+            # the last part of the line: exactly what is left of its amounts (only when the
+            # earlier parts were at its terms: after an amendment of its price, discount or tax
+            # the rest is not what the quantity is worth)
             untaxed = Decimal(line.amount_untaxed) - (stats["untaxed"] if stats else ZERO)
             tax = Decimal(line.amount_tax) - (stats["tax"] if stats else ZERO)
             total = untaxed + tax
