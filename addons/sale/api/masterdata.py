@@ -338,7 +338,8 @@ def term_due_dates(env, term_id):
     except ValueError:
         raise ValidationError({"total": ["is required: a decimal number"]}) from None
     currency = (request.args.get("currency") or md.company_currency(env)).upper()
-    return [{"date": d, "amount": a} for d, a in md.due_dates(term, date, total, currency)]
+    return [{"date": d, "amount": a} for d, a in md.due_dates(
+        term, date, total, currency, md.currency_digits(env, currency))]
 
 
 # -- sales teams and salespersons ------------------------------------------------------------

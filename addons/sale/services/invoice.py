@@ -11,13 +11,16 @@
   grows (one bulk ``UPDATE``). When the order is then fully invoiced it fires ``invoice``.
   A posted invoice is immutable (``Invoice.__posted_states__``): only its settlement changes.
 * ``create_credit_note(env, invoice, reason=..., lines=None)`` reverses all or part of a posted
-  invoice: a posted credit note with the reverse journal entry; its amount first settles what is
+  invoice (never more than a line's untaxed amount and tax, never dated before the invoice):
+  a posted credit note with the reverse journal entry; its amount first settles what is
   still open on the invoice, the rest stays as customer credit (``apply_customer_credit``); the
   order lines' ``qty_invoiced`` goes down.
 
 Amounts follow ``core.money``: each line is rounded once (``masterdata.tax_split``), document
 totals are sums of lines. A line invoiced in several parts gets, on its last part, exactly what
-is left of the order line's amounts, so the invoices of an order always add up to the order.
+is left of the order line's amounts, so the invoices of an order always add up to the order,
+as long as its earlier parts were invoiced at its current price, discount and tax; after an
+amendment changed them, the last part is its quantity x the current price like any other.
 The number of SQL statements per call does not depend on the number of lines.
 """
 
@@ -34,11 +37,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import TransitionBlocked, ValidationError
-from core.money import QTY_DIGITS, quantum, round_money, to_decimal
+from core.money import PRICE_DIGITS, QTY_DIGITS, quantum, round_money, to_decimal
 
 from .. import locks, queries
 from . import journal
-from .masterdata import due_dates, tax_split
+from .masterdata import currency_digits, due_dates, tax_split
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -71,10 +74,11 @@ def invoiceable_quantity(line, policy: str) -> Decimal:
 
 
 def line_amounts(quantity: Decimal, unit_price: Decimal, discount: Decimal, tax,
-                 currency: str) -> tuple[Decimal, Decimal, Decimal]:
-    """``(untaxed, tax, total)`` of ``quantity`` at ``unit_price`` less ``discount`` percent."""
-    gross = Decimal(quantity) * Decimal(unit_price) * (1 - Decimal(discount or 0) / HUNDRED)
-    return tax_split(tax, gross, currency)
+                 currency: str, digits: int | None = None) -> tuple[Decimal, Decimal, Decimal]:
+    """``(untaxed, tax, total)`` of ``quantity`` at ``unit_price`` less ``discount`` percent,
+    by the order line's formula (``SaleLine.compute_amounts``)."""
+    gross = Decimal(quantity) * Decimal(unit_price) * (HUNDRED - Decimal(discount or 0)) / HUNDRED
+    return tax_split(tax, gross, currency, digits)
 
 
 def _limited(reasons: list[str]) -> list[str]:
@@ -129,21 +133,38 @@ def _invoiced_columns(env, order_ids):
                func.sum(case((draft, Line.quantity), else_=0)).label("draft_qty"),
                func.sum(sign * Line.quantity).label("qty"),
                func.sum(sign * Line.amount_untaxed).label("untaxed"),
-               func.sum(sign * Line.amount_tax).label("tax"))
+               func.sum(sign * Line.amount_tax).label("tax"),
+               # the terms earlier parts were invoiced at (the rest is what is left only when
+               # they are the line's terms still)
+               func.min(Line.unit_price).label("price_min"),
+               func.max(Line.unit_price).label("price_max"),
+               func.min(func.coalesce(Line.discount, 0)).label("discount_min"),
+               func.max(func.coalesce(Line.discount, 0)).label("discount_max"),
+               func.min(func.coalesce(Line.tax_id, 0)).label("tax_min"),
+               func.max(func.coalesce(Line.tax_id, 0)).label("tax_max"))
         .join(Invoice, Line.invoice_id == Invoice.id)
         .where(Invoice.order_id.in_(order_ids), Invoice.state != "cancelled",
                Line.sale_line_id.is_not(None))
         .group_by(Line.sale_line_id)
     ).subquery()
-    return sub, (sub.c.draft_qty, sub.c.qty, sub.c.untaxed, sub.c.tax)
+    return sub, (sub.c.draft_qty, sub.c.qty, sub.c.untaxed, sub.c.tax, sub.c.price_min,
+                 sub.c.price_max, sub.c.discount_min, sub.c.discount_max, sub.c.tax_min,
+                 sub.c.tax_max)
 
 
-def _invoiced_stats(draft_qty, qty, untaxed, tax) -> dict[str, Decimal]:
+def _invoiced_stats(line, draft_qty, qty, untaxed, tax, *terms) -> dict[str, Any]:
+    price = quantum(PRICE_DIGITS)
+    prices = {Decimal(p).quantize(price) for p in terms[0:2]}
+    discounts = {Decimal(d).quantize(price) for d in terms[2:4]}
     return {
         "draft_qty": Decimal(draft_qty or 0).quantize(QTY),
         "qty": Decimal(qty or 0).quantize(QTY),
         "untaxed": round_money(Decimal(untaxed or 0)),
         "tax": round_money(Decimal(tax or 0)),
+        # every earlier part at the line's current price, discount and tax
+        "same_terms": (prices == {Decimal(line.unit_price).quantize(price)}
+                       and discounts == {Decimal(line.discount or 0).quantize(price)}
+                       and set(terms[4:6]) == {line.tax_id or 0}),
     }
 
 
@@ -174,7 +195,7 @@ def _lines_and_invoiced_many(env, order_ids: list[int]) -> dict[int, tuple[list,
         lines, done = found[row[width]]
         lines.append(row)
         if row[width + 1] is not None:
-            done[row[width + 1]] = _invoiced_stats(*row[width + 2:])
+            done[row[width + 1]] = _invoiced_stats(row, *row[width + 2:])
     return found
 
 
@@ -257,6 +278,7 @@ def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, 
     lines, done = read if read is not None else _lines_and_invoiced(env, order.id)
     taxes = None  # read only when a line is invoiced in part (the last part takes what is left)
     currency = order.currency
+    digits = order.currency_digits()
     new_lines = []
     on_drafts = ZERO
     for line in lines:
@@ -267,8 +289,10 @@ def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, 
         if qty <= 0:
             continue
         already_qty = stats["qty"] if stats else ZERO
-        if already_qty + qty == Decimal(line.quantity):
-            # the last part of the line: exactly what is left of its amounts
+        if already_qty + qty == Decimal(line.quantity) and (stats is None or stats["same_terms"]):
+            # the last part of the line: exactly what is left of its amounts (only when the
+            # earlier parts were at its terms: after an amendment of its price, discount or tax
+            # the rest is not what the quantity is worth)
             untaxed = Decimal(line.amount_untaxed) - (stats["untaxed"] if stats else ZERO)
             tax = Decimal(line.amount_tax) - (stats["tax"] if stats else ZERO)
             total = untaxed + tax
@@ -276,7 +300,7 @@ def _plan_invoice(env, order, policy: str, date, note, read=None) -> tuple[Any, 
             if taxes is None:
                 taxes = _taxes(env, (ln.tax_id for ln in lines))
             untaxed, tax, total = line_amounts(qty, line.unit_price, line.discount,
-                                               taxes.get(line.tax_id), currency)
+                                               taxes.get(line.tax_id), currency, digits)
         new_lines.append(dict(
             sale_line_id=line.id, product_id=line.product_id, description=line.description,
             quantity=qty, unit_price=line.unit_price, discount=line.discount or ZERO,
@@ -521,35 +545,52 @@ def _credited_by_origin_line(env, invoice_id: int, exclude_id: int | None = None
 
 
 def _over_credited(env, credit_note) -> list[str]:
-    """Lines of a credit note that credit more than is invoiced and not credited yet."""
+    """Lines of a credit note that credit more than is invoiced and not credited yet: in
+    quantity, in untaxed amount or in tax (price corrections count in the amounts), re-read at
+    posting so concurrent credit notes of one invoice cannot together credit too much."""
     Invoice, Line = env["sale.invoice"], env["sale.invoice.line"]
     origin = aliased(Line)
-    before = (select(Line.origin_line_id.label("origin_id"), func.sum(Line.quantity).label("qty"))
+    not_correction = case((Line.price_adjustment.is_(True), 0), else_=Line.quantity)
+    before = (select(Line.origin_line_id.label("origin_id"), func.sum(not_correction).label("qty"),
+                     func.sum(Line.amount_untaxed).label("untaxed"),
+                     func.sum(Line.amount_tax).label("tax"))
               .join(Invoice, Line.invoice_id == Invoice.id)
               .where(Invoice.reversed_invoice_id == credit_note.reversed_invoice_id,
                      Invoice.kind == "credit_note", Invoice.state.in_(BOOKED),
-                     Invoice.id != credit_note.id, Line.price_adjustment.is_not(True))
+                     Invoice.id != credit_note.id)
               .group_by(Line.origin_line_id).subquery())
-    wanted = func.sum(Line.quantity)
-    left = origin.quantity - func.coalesce(before.c.qty, 0)
-    stmt = (select(origin.description, origin.quantity, before.c.qty, wanted.label("wanted"))
+    stmt = (select(origin.description, origin.quantity, origin.amount_untaxed, origin.amount_tax,
+                   before.c.qty, before.c.untaxed, before.c.tax,
+                   func.sum(not_correction).label("wanted"),
+                   func.sum(Line.amount_untaxed).label("wanted_untaxed"),
+                   func.sum(Line.amount_tax).label("wanted_tax"))
             .select_from(Line).join(origin, origin.id == Line.origin_line_id)
             .outerjoin(before, before.c.origin_id == origin.id)
-            .where(Line.invoice_id == credit_note.id, Line.price_adjustment.is_not(True))
-            .group_by(origin.id, origin.description, origin.quantity, before.c.qty)
-            .having(wanted > left + _QTY_SLACK))
+            .where(Line.invoice_id == credit_note.id)
+            .group_by(origin.id, origin.description, origin.quantity, origin.amount_untaxed,
+                      origin.amount_tax, before.c.qty, before.c.untaxed, before.c.tax))
     strays = (select(func.count(Line.id)).select_from(Line)
               .outerjoin(origin, origin.id == Line.origin_line_id)
               .where(Line.invoice_id == credit_note.id,
                      (origin.id.is_(None)) | (origin.invoice_id != credit_note.reversed_invoice_id)))
     reasons = []
+    digits = currency_digits(env, credit_note.currency)
     with env.sudo():
         if env.session.scalar(strays):
             reasons.append("some lines are not lines of the credited invoice")
         for row in env.session.execute(stmt):
             left_qty = Decimal(row.quantity) - Decimal(row.qty or 0)
-            reasons.append(f"{row.description}: {_qty(Decimal(row.wanted))} to credit but only "
-                           f"{_qty(left_qty)} invoiced and not credited yet")
+            if Decimal(row.wanted or 0) > left_qty + _QTY_SLACK:
+                reasons.append(f"{row.description}: {_qty(Decimal(row.wanted))} to credit but only "
+                               f"{_qty(left_qty)} invoiced and not credited yet")
+                continue
+            # (SQLite sums REAL values: rounded back to the currency's unit before comparing)
+            untaxed_left, tax_left, untaxed, tax = (round_money(Decimal(v or 0), digits=digits) for v in (
+                Decimal(row.amount_untaxed) - Decimal(row.untaxed or 0),
+                Decimal(row.amount_tax) - Decimal(row.tax or 0), row.wanted_untaxed, row.wanted_tax))
+            if untaxed > untaxed_left or tax > tax_left:
+                reasons.append(f"{row.description}: {untaxed} + tax {tax} to credit but only "
+                               f"{untaxed_left} + tax {tax_left} invoiced and not credited yet")
     return reasons
 
 
@@ -567,7 +608,7 @@ def _due_date(env, invoice, date: dt.date) -> dt.date:
             lines = terms[invoice.payment_term_id] = queries.execute(
                 env, stmt, {"term_id": invoice.payment_term_id}).all()
     instalments = due_dates(SimpleNamespace(lines=lines), date, invoice.amount_total,
-                            invoice.currency)
+                            invoice.currency, currency_digits(env, invoice.currency))
     return max((due for due, _amount in instalments), default=date)
 
 
@@ -878,8 +919,12 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
     """A posted credit note for all or part of a posted invoice. ``lines``: default everything
     not credited yet; else ``[{"invoice_line_id", "quantity"}]`` to take quantities back (the
     order lines' ``qty_invoiced`` goes down) or ``[{"invoice_line_id", "amount"}]`` to credit an
-    untaxed amount (a price correction; the line's tax is added, no quantity changes). The
-    credit note settles what is open on the invoice first; what is left is customer credit."""
+    amount (a price correction, no quantity changes): untaxed with the line's tax added, or, on
+    a line whose prices include the tax, tax included and split like the line. Whatever the mix
+    of corrections and quantities, a line is never credited more than its untaxed amount and
+    its tax (``ValidationError`` naming the line and what is left). ``date`` (default today)
+    is not before the invoice's. The credit note settles what is open on the invoice first;
+    what is left is customer credit."""
     invoice = _as(env, "sale.invoice", invoice)
     env.check_access("sale.invoice", "create")
     if invoice.kind != "invoice" or invoice.state not in BOOKED:
@@ -897,17 +942,57 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
                    Line.amount_tax)
             .where(Line.invoice_id == invoice.id).order_by(Line.id))}
     credited = _credited_by_origin_line(env, invoice.id)
+    digits = currency_digits(env, invoice.currency)
+    taxes = _taxes(env, (o.tax_id for o in origin_lines.values()))
+    if date is not None and invoice.date is not None and date < invoice.date:
+        # a credit note before its invoice would reverse what did not exist yet (statements
+        # and the aging would disagree about that period)
+        errors["date"] = [f"must not be before the invoice's date {invoice.date.isoformat()}"]
+    date = date or env.today()
 
     def left(origin) -> Decimal:
         return Decimal(origin.quantity) - credited.get(origin.id, {}).get("qty", ZERO)
 
-    def amount_left(origin) -> Decimal:
-        return Decimal(origin.amount_untaxed) - credited.get(origin.id, {}).get("untaxed", ZERO)
+    def amounts_left(origin) -> tuple[Decimal, Decimal]:
+        """What of the line's untaxed amount and tax is not credited yet (price corrections
+        and quantities together): the cap of any credit of the line."""
+        before = credited.get(origin.id, {})
+        return (Decimal(origin.amount_untaxed) - before.get("untaxed", ZERO),
+                Decimal(origin.amount_tax) - before.get("tax", ZERO))
 
-    requested: list[tuple[Any, Decimal]] = []  # (origin line, quantity)
-    adjustments: list[tuple[Any, Decimal]] = []  # (origin line, untaxed amount)
+    def included(origin) -> bool:
+        tax = taxes.get(origin.tax_id)
+        return tax is not None and bool(tax.rate) and bool(tax.price_include)
+
+    def correction(origin, amount: Decimal) -> tuple[Decimal, Decimal]:
+        """``(untaxed, tax)`` of a price correction of ``amount``: split like the line (tax on
+        top, or taken out of ``amount`` when the line's prices include it); its tax never
+        exceeds the line's tax left, and the correction of all that is left takes exactly it."""
+        untaxed_left, tax_left = amounts_left(origin)
+        if amount == (untaxed_left + tax_left if included(origin) else untaxed_left):
+            return untaxed_left, tax_left
+        untaxed, tax, total = tax_split(taxes.get(origin.tax_id), amount, invoice.currency, digits)
+        tax = min(tax, max(tax_left, ZERO))
+        return (total - tax if included(origin) else untaxed), tax
+
+    def quantity_credit(origin, qty: Decimal) -> tuple[Decimal, Decimal]:
+        if qty == left(origin):  # the rest of the line: exactly what is left of its amounts
+            return amounts_left(origin)
+        untaxed, tax, _total = line_amounts(qty, origin.unit_price, origin.discount,
+                                            taxes.get(origin.tax_id), invoice.currency, digits)
+        return untaxed, tax
+
+    def over(origin, untaxed: Decimal, tax: Decimal) -> str | None:
+        untaxed_left, tax_left = amounts_left(origin)
+        if untaxed > untaxed_left or tax > tax_left:
+            return (f"{origin.description}: {untaxed} + tax {tax} to credit but only "
+                    f"{untaxed_left} + tax {tax_left} invoiced and not credited yet")
+        return None
+
+    requested: list[tuple[Any, Decimal, Decimal, Decimal]] = []  # (origin, qty, untaxed, tax)
+    adjustments: list[tuple[Any, Decimal, Decimal, Decimal]] = []  # (origin, amount, untaxed, tax)
     if lines is None:
-        requested = [(o, left(o)) for o in origin_lines.values() if left(o) > 0]
+        requested = [(o, left(o), *amounts_left(o)) for o in origin_lines.values() if left(o) > 0]
     else:
         seen = set()
         for i, spec in enumerate(lines):
@@ -928,14 +1013,20 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
                 except (TypeError, ValueError) as exc:
                     errors[f"lines.{i}.amount"] = [str(exc)]
                     continue
+                untaxed_left, tax_left = amounts_left(origin)
+                most = untaxed_left + tax_left if included(origin) else untaxed_left
                 if amount <= 0:
                     errors[f"lines.{i}.amount"] = ["must be greater than 0"]
-                elif amount != round_money(amount, invoice.currency):
-                    errors[f"lines.{i}.amount"] = ["at most 2 decimals"]
-                elif amount > amount_left(origin):
-                    errors[f"lines.{i}.amount"] = [f"only {amount_left(origin)} left to credit"]
+                elif amount != round_money(amount, invoice.currency, digits):
+                    errors[f"lines.{i}.amount"] = [f"at most {digits} decimals"]
+                elif amount > most:
+                    errors[f"lines.{i}.amount"] = [f"only {most} left to credit"]
                 else:
-                    adjustments.append((origin, amount))
+                    untaxed, tax = correction(origin, amount)
+                    if (reason_over := over(origin, untaxed, tax)) is not None:
+                        errors[f"lines.{i}.amount"] = [reason_over]
+                    else:
+                        adjustments.append((origin, amount, untaxed, tax))
                 continue
             qty = spec.get("quantity")
             try:
@@ -950,7 +1041,12 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
             elif qty != qty.quantize(QTY):
                 errors[f"lines.{i}.quantity"] = [f"at most {QTY_DIGITS} decimals"]
             else:
-                requested.append((origin, qty))
+                untaxed, tax = quantity_credit(origin, qty)
+                if (reason_over := over(origin, untaxed, tax)) is not None:
+                    # e.g. price corrections took most of the line: its units are worth less
+                    errors[f"lines.{i}.quantity"] = [reason_over]
+                else:
+                    requested.append((origin, qty, untaxed, tax))
         if not lines:
             errors["lines"] = ["name at least one line (or leave lines out to credit everything)"]
     if errors:
@@ -959,41 +1055,30 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
         raise TransitionBlocked(invoice, "credit_note", [
             f"everything on {invoice.number} is already credited"])
     if invoice.order_id is not None and requested:
-        reasons = _order_keeps_invoiced(env, invoice.order_id, requested)
+        reasons = _order_keeps_invoiced(env, invoice.order_id, [(o, q) for o, q, *_ in requested])
         if reasons:
             raise TransitionBlocked(invoice, "credit_note", reasons)
     Invoice = env["sale.invoice"]
-    taxes = _taxes(env, [o.tax_id for o, _ in requested] + [o.tax_id for o, _ in adjustments])
     cn_lines = []
-    for origin, amount in adjustments:
-        tax = taxes.get(origin.tax_id)
-        tax_amount = round_money(amount * Decimal(tax.rate), invoice.currency) if tax else ZERO
+    for origin, amount, untaxed, tax in adjustments:
         cn_lines.append(dict(
             origin_line_id=origin.id, product_id=origin.product_id, price_adjustment=True,
             description=f"Price correction: {origin.description}"[:300], quantity=Decimal("1"),
-            unit_price=amount, discount=ZERO, tax_id=origin.tax_id, amount_untaxed=amount,
-            amount_tax=tax_amount, amount_total=amount + tax_amount,
+            unit_price=amount, discount=ZERO, tax_id=origin.tax_id, amount_untaxed=untaxed,
+            amount_tax=tax, amount_total=untaxed + tax,
         ))
-    for origin, qty in requested:
-        before = credited.get(origin.id)
-        if qty == left(origin):  # the rest of the line: exactly what is left of its amounts
-            untaxed = Decimal(origin.amount_untaxed) - (before["untaxed"] if before else ZERO)
-            tax = Decimal(origin.amount_tax) - (before["tax"] if before else ZERO)
-            total = untaxed + tax
-        else:
-            untaxed, tax, total = line_amounts(qty, origin.unit_price, origin.discount,
-                                               taxes.get(origin.tax_id), invoice.currency)
+    for origin, qty, untaxed, tax in requested:
         cn_lines.append(dict(
             sale_line_id=origin.sale_line_id, origin_line_id=origin.id, product_id=origin.product_id,
             description=origin.description, quantity=qty, unit_price=origin.unit_price,
             discount=origin.discount, tax_id=origin.tax_id, amount_untaxed=untaxed, amount_tax=tax,
-            amount_total=total,
+            amount_total=untaxed + tax,
         ))
     untaxed = sum((line["amount_untaxed"] for line in cn_lines), ZERO)
     tax = sum((line["amount_tax"] for line in cn_lines), ZERO)
     credit_note = Invoice(
         kind="credit_note", customer_id=invoice.customer_id, order_id=invoice.order_id,
-        reversed_invoice_id=invoice.id, currency=invoice.currency, date=date or env.today(),
+        reversed_invoice_id=invoice.id, currency=invoice.currency, date=date,
         amount_untaxed=untaxed, amount_tax=tax, amount_total=untaxed + tax, amount_residual=ZERO,
         payment_status="none", reason=reason.strip(),
     )

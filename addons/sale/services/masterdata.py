@@ -15,7 +15,7 @@ Conventions:
   company_currency``, CNY by default) is always 1;
 * a payment term is one or more instalments (``percent`` of the total due ``days`` after the
   invoice date) whose percentages sum to exactly 100; ``due_dates`` splits a total so that the
-  parts add up to it exactly (the last instalment takes the rounding remainder).
+  parts add up to it exactly and none is negative (rounded cumulative shares).
 """
 
 from __future__ import annotations
@@ -182,21 +182,37 @@ def update_tax(env, tax, **values):
     return write_checked(env, tax, **values)
 
 
-def tax_split(tax, amount: Decimal, currency: str = "CNY") -> tuple[Decimal, Decimal, Decimal]:
+def tax_split(tax, amount: Decimal, currency: str = "CNY",
+              digits: int | None = None) -> tuple[Decimal, Decimal, Decimal]:
     """``(untaxed, tax, total)`` of ``amount`` (a line's price x quantity, after discount),
-    rounded to the currency: tax added on top, or taken out when prices include it."""
+    rounded to the currency (``digits``: its declared ones, ``currency_digits``): tax added on
+    top, or taken out when prices include it, by the formulas of ``SaleLine.compute_amounts``
+    (docs/sale.md, "Money and rounding"), so a part of a line rounds like the line."""
     amount = to_decimal(amount)
     if tax is None or not tax.rate:
-        value = round_money(amount, currency)
+        value = round_money(amount, currency, digits)
         return value, ZERO, value
     rate = Decimal(tax.rate)
     if tax.price_include:
-        total = round_money(amount, currency)
-        untaxed = round_money(total / (1 + rate), currency)
-        return untaxed, total - untaxed, total
-    untaxed = round_money(amount, currency)
-    tax_amount = round_money(untaxed * rate, currency)
+        total = round_money(amount, currency, digits)
+        tax_amount = round_money(total * rate / (1 + rate), currency, digits)
+        return total - tax_amount, tax_amount, total
+    untaxed = round_money(amount, currency, digits)
+    tax_amount = round_money(untaxed * rate, currency, digits)
     return untaxed, tax_amount, untaxed + tax_amount
+
+
+def currency_digits(env, code: str | None) -> int:
+    """Minor-unit digits of ``code``: its ``sale.currency`` row first, then ``core.money``'s
+    table (as ``SaleOrder.currency_digits``; cached per transaction, the same cache)."""
+    code = (code or "CNY").upper()
+    cache = env.tx_cache("sale.currency_digits")
+    if code not in cache:
+        Currency = env["sale.currency"]
+        with env.sudo():
+            digits = env.session.scalar(select(Currency.digits).where(Currency.code == code))
+        cache[code] = digits if digits is not None else CURRENCY_DIGITS.get(code, 2)
+    return cache[code]
 
 
 # -- currencies and rates --------------------------------------------------------------------
@@ -288,10 +304,7 @@ def convert(env, amount: Any, currency_code: str, date: dt.date, to: str | None 
 
 
 def _digits(env, code: str) -> int:
-    Currency = env["sale.currency"]
-    with env.sudo():
-        digits = env.session.scalar(select(Currency.digits).where(Currency.code == code))
-    return digits if digits is not None else CURRENCY_DIGITS.get(code, 2)
+    return currency_digits(env, code)
 
 
 # -- payment terms ---------------------------------------------------------------------------
@@ -360,24 +373,27 @@ def due_dates(term, invoice_date: dt.date, total: Any, currency: str = "CNY",
               digits: int | None = None) -> list[tuple[dt.date, Decimal]]:
     """``[(due date, amount)]`` of ``total`` invoiced on ``invoice_date`` under ``term``.
 
-    Each instalment but the last is ``total x percent / 100`` rounded to the currency; the last
-    takes the remainder, so the amounts always sum to ``total`` exactly. No term (or one without
-    instalments): everything is due on the invoice date.
+    Instalment ``i`` is the rounded cumulative share of the first ``i`` instalments less that
+    of the ones before (``round(total x cumulative percent / 100)`` differences), so the amounts
+    always sum to ``total`` exactly and none is negative. No term (or one without instalments):
+    everything is due on the invoice date.
     """
     total = to_decimal(total, "total")
     lines = sorted(term.lines, key=lambda ln: (ln.sequence, ln.days, ln.id or 0)) if term is not None else []
     if not lines:
         return [(invoice_date, total)]
     result = []
-    allotted = ZERO
+    allotted = ZERO  # rounded share of the instalments so far
+    percent = ZERO
     for i, line in enumerate(lines):
         due = invoice_date + dt.timedelta(days=int(line.days))
+        percent += Decimal(line.percent)
         if i == len(lines) - 1:
-            amount = total - allotted
+            cumulative = total  # the percentages sum to 100: exactly the total
         else:
-            amount = round_money(total * Decimal(line.percent) / HUNDRED, currency, digits)
-            allotted += amount
-        result.append((due, amount))
+            cumulative = round_money(total * percent / HUNDRED, currency, digits)
+        result.append((due, cumulative - allotted))
+        allotted = cumulative
     return result
 
 

@@ -10,8 +10,10 @@ fire ``settle``; an order whose invoices are all paid fires ``settle`` too.
 oldest first) to settle an invoice. It books nothing: the credit is already on the customer's
 receivable account.
 
-Allocations are append-only and dated (the payment's date, or the date credit is applied), so
-receivables can be computed as of any date (``services.receivables``).
+Allocations are append-only and dated (the payment's date, or the invoice's when later: a
+prepayment settles the invoice once it exists; or the date credit is applied, never before the
+invoice nor the credit used), so receivables can be computed as of any date
+(``services.receivables``). Amounts have at most the currency's decimals.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from core.money import round_money, to_decimal
 from .. import locks
 from . import journal
 from .invoice import lock_rows, set_residual, settle_documents
+from .masterdata import currency_digits
 
 ZERO = Decimal("0")
 METHODS = ("cash", "cheque", "bank_transfer", "electronic")
 
 
 def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bool = True):
+    """``value`` as a positive amount (``None`` when refused: the reason goes to ``errors``);
+    its decimals are checked once the currency is known (``_decimals``)."""
     if value is None:
         if required:
             errors.setdefault(field, []).append("is required")
@@ -45,9 +50,6 @@ def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bo
         return None
     if amount <= 0:
         errors.setdefault(field, []).append("must be greater than 0")
-        return None
-    if amount != round_money(amount):
-        errors.setdefault(field, []).append("at most 2 decimals")
         return None
     return amount
 
@@ -132,6 +134,15 @@ def _discount_lines(p: _Planned, customer_id: int) -> list[dict[str, Any]]:
     return lines
 
 
+def _decimals(errors: dict, digits: int, amount, wanted) -> None:
+    """Refuse amounts with more decimals than the currency has (``digits``, its declared ones:
+    ``masterdata.currency_digits``), by field."""
+    fields = [("amount", amount)] + [(f"allocations.{i}.amount", v) for i, _ident, v in wanted]
+    for field, value in fields:
+        if value is not None and value != round_money(value, digits=digits):
+            errors[field] = [f"at most {digits} decimals"]
+
+
 def _checked_input(errors: dict, amount, method, date, reference, allocations
                    ) -> tuple[Decimal | None, list[tuple[int, int, Decimal]]]:
     """The amount and the wanted allocations ``(index, invoice id, amount)``, checked (the
@@ -190,6 +201,13 @@ def _plan_allocations(env, errors: dict, customer, currency: str, date: dt.date,
     return plan
 
 
+def allocation_date(date: dt.date, invoice) -> dt.date:
+    """The date an allocation settles ``invoice`` by a payment of ``date``: the later of the
+    two (a prepayment settles the invoice when the invoice exists), so the aging, which reads
+    allocation dates, agrees with statements, which read document dates."""
+    return max(date, invoice.date) if invoice.date is not None else date
+
+
 def register_payment(env, *, customer_id: int, amount: Any, method: str,
                      date: dt.date | None = None, reference: str | None = None,
                      allocations: list[dict] | None = None, note: str | None = None,
@@ -206,6 +224,9 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
     foreign = journal.foreign_currency_refusal(env, currency)
     if foreign:
         raise ValidationError({"currency": [foreign]})
+    _decimals(errors, currency_digits(env, currency), amount, wanted)
+    if errors:
+        raise ValidationError(errors)
     date = date or env.today()
 
     # what goes where
@@ -241,7 +262,8 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         set_residual(p.invoice, Decimal(p.invoice.amount_residual) - p.amount - p.discount)
     env.session.add(payment)
     env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
-                                    discount=p.discount, date=date) for p in plan])
+                                    discount=p.discount, date=allocation_date(date, p.invoice))
+                         for p in plan])
     env.session.flush()
     journal.post_entries(env, [_payment_entry(payment, customer.id, plan, reference)])
     settle_documents(env, [p.invoice for p in plan])
@@ -311,6 +333,7 @@ def _register_payments(env, specs: list[dict]) -> list:
             continue
         date = spec.get("date") or env.today()
         found = {}
+        _decimals(found, currency_digits(env, currency), amount, wanted)
         plan = _plan_allocations(env, found, customer, currency, date, wanted,
                                  open_by_customer.get(customer.id, {}))
         errors.update((f"{i}.{key}", messages) for key, messages in found.items())
@@ -338,7 +361,8 @@ def _register_payments(env, specs: list[dict]) -> list:
             amount_unallocated=amount - allocated)
         env.session.add(payment)
         env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
-                                        discount=p.discount, date=date) for p in plan])
+                                        discount=p.discount, date=allocation_date(date, p.invoice))
+                             for p in plan])
         payments.append(payment)
     env.session.flush()
     journal.post_entries(env, [
@@ -398,8 +422,15 @@ def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = 
         raise ValidationError({"invoice_id": [f"not an open posted invoice of customer {customer.code}"]})
     invoice = invoices[0]
     open_amount = Decimal(invoice.amount_residual)
+    _decimals(errors, currency_digits(env, invoice.currency), value, [])
+    if errors:
+        raise ValidationError(errors)
     if value is not None and value > open_amount:
         raise ValidationError({"amount": [f"more than the {open_amount} open on {invoice.number}"]})
+    date = date or env.today()
+    if invoice.date is not None and date < invoice.date:
+        raise ValidationError({"date": [
+            f"must not be before the date of {invoice.number} ({invoice.date.isoformat()})"]})
     payments = lock_rows(env, "sale.payment", Payment.customer_id == customer.id,
                          Payment.state == "posted", Payment.amount_unallocated > 0,
                          Payment.currency == invoice.currency,
@@ -410,14 +441,20 @@ def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = 
                       order_by=[Invoice.date, Invoice.id])
     sources = sorted([(p.date, 0, p.id, p) for p in payments] + [(n.date, 1, n.id, n) for n in notes],
                      key=lambda s: s[:3])
-    available = sum((Decimal(p.amount_unallocated) for p in payments), ZERO) + \
-        sum((Decimal(n.amount_residual) for n in notes), ZERO)
+    if sources and all(source_date > date for source_date, *_rest in sources):
+        raise ValidationError({"date": [
+            f"customer {customer.code} has no credit on {date.isoformat()}: the earliest is "
+            f"from {sources[0][0].isoformat()}"]})
+    # only credit that existed on the date is applied then
+    sources = [s for s in sources if s[0] <= date]
+    available = sum((Decimal(s[3].amount_unallocated if s[1] == 0 else s[3].amount_residual)
+                     for s in sources), ZERO)
     if available <= 0:
         raise ValidationError({"amount": [f"customer {customer.code} has no credit to apply"]})
     target = min(open_amount, available) if value is None else value
     if target > available:
-        raise ValidationError({"amount": [f"only {available} of credit available"]})
-    date = date or env.today()
+        raise ValidationError({"amount": [
+            f"only {available} of credit available on {date.isoformat()}"]})
     Allocation = env["sale.payment.allocation"]
     made = []
     left = target

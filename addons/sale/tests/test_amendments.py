@@ -130,3 +130,49 @@ def test_amending_a_partly_shipped_order_keeps_its_ledger(sf, master, svc, make_
         svc.shipment.record_shipment(env, order)
         assert (order.state, order.shipping_status) == ("shipped", "full")
         assert [ln.qty_shipped for ln in order.lines] == [D("8"), D("4"), D("1")]
+
+
+JAN5 = dt.date(2026, 1, 5)
+
+
+def _amend_after_half_invoiced(sf, svc, flow, price):
+    oid = flow.order(lines=[(0, "10", None)], ship={0: "5"})  # 10 x 100.00
+    flow.invoice(oid, date=JAN5)  # 5 x 100.00 = 500.00 + 65.00
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        svc.order.amend_order(env, order, reason="new price for the rest", changes={
+            "lines": [{"id": order.lines[0].id, "quantity": "10", "unit_price": price}]})
+        order.fire("approve")
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid), None)
+    return oid
+
+
+@pytest.mark.parametrize(("price", "untaxed", "tax"), [
+    ("150", D("750.00"), D("97.50")),  # not the line's 1500.00 less the 500.00 invoiced
+    ("40", D("200.00"), D("26.00")),   # not 400.00 - 500.00 = -100.00 (never invoiceable)
+])
+def test_last_invoice_after_a_price_amendment_is_quantity_times_price(
+        sf, master, svc, flow, acc, price, untaxed, tax):
+    oid = _amend_after_half_invoiced(sf, svc, flow, price)
+    with sf.transaction("finance") as env:
+        invoice = acc.invoice.create_invoice(env, oid)
+        (line,) = invoice.lines
+        assert (line.quantity, line.unit_price) == (D("5"), D(price))
+        assert (line.amount_untaxed, line.amount_tax) == (untaxed, tax)
+        acc.invoice.post_invoice(env, invoice, date=JAN5)
+        assert env.get("sale.order", oid).state == "invoiced"
+
+
+def test_last_invoice_of_an_unchanged_line_takes_what_is_left(sf, master, svc, flow, acc):
+    # 3 x 0.35 = 1.05 + 0.14 (0.1365); 1 x 0.35 = 0.35 + 0.05 (0.0455) per part
+    oid = flow.order(lines=[(0, "3", "0.35")], ship={0: "1"})
+    flow.invoice(oid, date=JAN5)
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid), None)
+    with sf.transaction("finance") as env:
+        invoice = acc.invoice.create_invoice(env, oid)
+        # the rest of the line's amounts, so the invoices add up to the order: 0.70 + 0.09
+        assert (invoice.amount_untaxed, invoice.amount_tax) == (D("0.70"), D("0.09"))
+        order = env.get("sale.order", oid)
+        assert (order.amount_untaxed, order.amount_tax) == (D("1.05"), D("0.14"))

@@ -268,3 +268,144 @@ def test_fully_invoiced_order_takes_price_corrections_not_quantities(sf, master,
         assert order.state == "invoiced" and [ln.qty_invoiced for ln in order.lines] == [2, 2]
         # quantities stay creditable in full (for when goods come back)
         assert acc.invoice._credited_by_origin_line(env, iid)[first.id]["qty"] == 0
+
+
+def _credited(env, iid):
+    Invoice = env["sale.invoice"]
+    notes = env.search("sale.invoice", Invoice.reversed_invoice_id == iid)
+    return sum((n.amount_total for n in notes), D("0"))
+
+
+def test_credit_notes_never_credit_more_than_a_lines_amounts(sf, master, flow, acc):
+    # 20 ordered, 10 shipped and invoiced: the order stays approved, quantities may be credited
+    oid = flow.order(lines=[(0, "20", None)], ship={0: "10"})
+    iid = flow.invoice(oid, date=JAN5)  # 10 x 100 = 1000.00 + 130.00 = 1130.00
+    with sf.transaction("finance") as env:
+        line_id = _invoice(env, iid).lines[0].id
+        acc.invoice.create_credit_note(env, iid, reason="price was too high",
+                                       lines=[{"invoice_line_id": line_id, "amount": "900"}])
+    with sf.transaction("finance") as env:
+        # 5 units back at the full price (500 + 65) after 1017.00 was credited already
+        with pytest.raises(ValidationError) as refused:
+            acc.invoice.create_credit_note(env, iid, reason="5 units back",
+                                           lines=[{"invoice_line_id": line_id, "quantity": "5"}])
+        assert refused.value.errors == {"lines.0.quantity": [
+            "Product 1: 500.00 + tax 65.00 to credit but only 100.00 + tax 13.00 invoiced and "
+            "not credited yet"]}
+        with pytest.raises(ValidationError) as refused:
+            acc.invoice.create_credit_note(env, iid, reason="more rebate",
+                                           lines=[{"invoice_line_id": line_id, "amount": "100.01"}])
+        assert refused.value.errors == {"lines.0.amount": ["only 100.00 left to credit"]}
+    with sf.transaction("finance") as env:  # nothing was written by the refusals
+        assert _credited(env, iid) == D("1017.00")
+        # all 10 units back: they take exactly what is left of the line
+        note = acc.invoice.create_credit_note(env, iid, reason="all back")
+        assert (note.amount_untaxed, note.amount_tax) == (D("100.00"), D("13.00"))
+    with sf.transaction("finance") as env:
+        assert _credited(env, iid) == D("1130.00")
+        assert acc.journal.trial_balance(env)["balanced"]
+
+
+def test_posting_rechecks_credit_note_amounts(sf, master, flow, acc):
+    # what create_credit_note checks is checked again at posting (after the invoice's lock: a
+    # concurrent credit note may have been posted meanwhile)
+    iid = flow.invoice(flow.order(lines=[(0, "20", None)], ship={0: "10"}), date=JAN5)
+    with sf.transaction("finance") as env:
+        origin = _invoice(env, iid).lines[0]
+        acc.invoice.create_credit_note(env, iid, reason="rebate",
+                                       lines=[{"invoice_line_id": origin.id, "amount": "900"}])
+        Invoice = env["sale.invoice"]
+        draft = Invoice(kind="credit_note", customer_id=master.c1, reversed_invoice_id=iid,
+                        currency="CNY", date=JAN5, amount_untaxed=D("500.00"),
+                        amount_tax=D("65.00"), amount_total=D("565.00"), amount_residual=D("0"),
+                        payment_status="none", reason="stale")
+        acc.invoice.insert_with_lines(env, draft, [dict(
+            origin_line_id=origin.id, description=origin.description, quantity=D("5"),
+            unit_price=D("100"), discount=D("0"), amount_untaxed=D("500.00"),
+            amount_tax=D("65.00"), amount_total=D("565.00"))])
+        with pytest.raises(TransitionBlocked) as refused:
+            acc.invoice.post_invoice(env, draft)
+        assert refused.value.reasons == [
+            "Product 1: 500.00 + tax 65.00 to credit but only 100.00 + tax 13.00 invoiced and "
+            "not credited yet"]
+
+
+def test_price_corrections_tax_never_exceeds_the_lines_tax(sf, master, flow, acc):
+    iid = flow.invoice(flow.order(lines=[(0, "1", "1.00")]), date=JAN5)  # 1.00 + 0.13 = 1.13
+    with sf.transaction("finance") as env:
+        line_id = _invoice(env, iid).lines[0].id
+        taxes = []
+        for _ in range(2):  # the whole 1.00 in two corrections: 0.065 -> 0.07, then the rest
+            note = acc.invoice.create_credit_note(env, iid, reason="rebate", lines=[
+                {"invoice_line_id": line_id, "amount": "0.50"}])
+            taxes.append(note.amount_tax)
+        assert taxes == [D("0.07"), D("0.06")]
+    with sf.transaction("finance") as env:
+        assert _credited(env, iid) == D("1.13")
+        assert acc.payment.customer_credit(env, master.c1) == 0
+
+
+def test_price_correction_of_a_price_included_line_splits_like_the_line(sf, master, flow, acc):
+    with sf.transaction() as env:
+        tax_id = env.create("sale.tax", code="VAT20I", name="VAT 20% incl.", rate=D("0.20"),
+                            price_include=True).id
+    oid = flow.order(lines=[{"product_id": master.product_ids[0], "quantity": D("2"),
+                             "unit_price": D("74.07"), "tax_id": tax_id}], ship={0: "1"})
+    iid = flow.invoice(oid, date=JAN5)  # 74.07: tax round(74.07 x 0.2 / 1.2 = 12.345) = 12.35
+    with sf.transaction("finance") as env:
+        line = _invoice(env, iid).lines[0]
+        assert (line.amount_untaxed, line.amount_tax) == (D("61.72"), D("12.35"))
+        # the amount of a price-included line includes the tax, split by the line's formula
+        note = acc.invoice.create_credit_note(env, iid, reason="rebate", lines=[
+            {"invoice_line_id": line.id, "amount": "37.03"}])  # tax 6.171 -> 6.17
+        assert (note.amount_untaxed, note.amount_tax, note.amount_total) == (
+            D("30.86"), D("6.17"), D("37.03"))
+        with pytest.raises(ValidationError) as refused:
+            acc.invoice.create_credit_note(env, iid, reason="rebate", lines=[
+                {"invoice_line_id": line.id, "amount": "37.05"}])
+        assert refused.value.errors == {"lines.0.amount": ["only 37.04 left to credit"]}
+        note = acc.invoice.create_credit_note(env, iid, reason="rebate", lines=[
+            {"invoice_line_id": line.id, "amount": "37.04"}])  # the rest: exactly what is left
+        assert (note.amount_untaxed, note.amount_tax) == (D("30.86"), D("6.18"))
+
+
+def test_credit_note_dated_before_its_invoice_is_refused(sf, master, flow, acc):
+    oid = flow.order(lines=[(0, "4", None)], ship={0: "2"})  # (half shipped: may be credited)
+    iid = flow.invoice(oid, date=dt.date(2026, 3, 1))  # 226.00
+    with sf.transaction("finance") as env:
+        with pytest.raises(ValidationError) as refused:
+            acc.invoice.create_credit_note(env, iid, reason="wrong", date=dt.date(2026, 2, 1))
+        assert refused.value.errors == {"date": ["must not be before the invoice's date 2026-03-01"]}
+    with sf.transaction("finance") as env:
+        assert _credited(env, iid) == 0
+        note = acc.invoice.create_credit_note(env, iid, reason="wrong", date=dt.date(2026, 3, 1))
+        assert note.date == dt.date(2026, 3, 1)
+    feb15 = dt.date(2026, 2, 15)
+    with sf.transaction("finance") as env:  # statement and aging agree before the invoice
+        (row,) = acc.receivables.aging(env, feb15, None) or [{"balance": D("0")}]
+        assert acc.receivables.balance(env, master.c1, feb15) == row["balance"] == 0
+
+
+def test_partial_invoice_rounds_to_the_currencys_declared_digits(sf, master, users, flow, acc):
+    from sale.services import masterdata as md
+
+    with sf.transaction("finance") as env:  # no minor unit, and not in core.money's table
+        md.create_currency(env, code="IDR", name="Rupiah", digits=0)
+        md.add_rate(env, "IDR", dt.date(2026, 1, 1), "0.00045")
+    with sf.transaction() as env:
+        idr = env.create("sale.customer", code="C200", name="Jakarta PT", name_key="jakarta pt",
+                         region="South", tier="normal", salesperson_id=users.sp["sp1"],
+                         payment_term_id=master.term_id, currency="IDR").id
+    oid = flow.order(lines=[(0, "3", "10.5")], customer=idr, ship={0: "1"})
+    with sf.transaction("finance") as env:
+        order = env.get("sale.order", oid)
+        assert (order.amount_untaxed, order.amount_tax) == (D("32"), D("4"))
+        invoice = acc.invoice.create_invoice(env, oid)
+        # 1 x 10.5: 11 + 1 = 12 IDR, not 10.50 + 1.37 (cents of a currency without any)
+        assert (invoice.amount_untaxed, invoice.amount_tax, invoice.amount_total) == (
+            D("11"), D("1"), D("12"))
+        acc.invoice.post_invoice(env, invoice, date=JAN5)
+        with pytest.raises(ValidationError) as refused:
+            acc.invoice.create_credit_note(env, invoice, reason="rebate", lines=[
+                {"invoice_line_id": invoice.lines[0].id, "amount": "1.5"}])
+        assert refused.value.errors == {"lines.0.amount": ["at most 0 decimals"]}

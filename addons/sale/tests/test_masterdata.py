@@ -82,10 +82,40 @@ def test_due_dates_sum_exactly_to_the_total():
         assert sum(a for _, a in parts) == D(total)
         assert all(a == a.quantize(D("0.01")) for _, a in parts)
     parts = due_dates(_term(("30", 10), ("30", 20), ("40", 30)), day, D("10.01"))
-    assert [a for _, a in parts] == [D("3.00"), D("3.00"), D("4.01")]
+    # rounded cumulative shares: 3.003 -> 3.00, 6.006 -> 6.01, 10.01
+    assert [a for _, a in parts] == [D("3.00"), D("3.01"), D("4.00")]
     assert due_dates(None, day, D("5")) == [(day, D("5"))]
     assert due_dates(_term(("50", 0), ("50", 1)), day, D("101"), currency="JPY") == [
         (day, D("51")), (dt.date(2026, 2, 1), D("50"))]
+
+
+def test_instalments_are_never_negative():
+    import importlib
+
+    from core.plugins.addons import AddonCatalog
+
+    AddonCatalog.discover()
+    due_dates = importlib.import_module("sale.services.masterdata").due_dates
+    day = dt.date(2026, 1, 5)
+    quarters = SimpleNamespace(lines=[SimpleNamespace(sequence=i, days=30 * i, percent=D("25"), id=i)
+                                      for i in range(1, 5)])
+    # rounded cumulative shares 0.005 -> 0.01, 0.01, 0.015 -> 0.02, 0.02: never 0.01 x 3 - 0.01
+    assert [a for _d, a in due_dates(quarters, day, D("0.02"))] == [
+        D("0.01"), D("0.00"), D("0.01"), D("0.00")]
+
+
+def test_tax_split_follows_the_order_lines_formula():
+    import importlib
+
+    from core.plugins.addons import AddonCatalog
+
+    AddonCatalog.discover()
+    tax_split = importlib.import_module("sale.services.masterdata").tax_split
+    vat20 = SimpleNamespace(rate=D("0.20"), price_include=True)
+    # tax = round(74.07 x 0.2 / 1.2 = 12.345) = 12.35, untaxed = total - tax (not round(61.725))
+    assert tax_split(vat20, D("74.07"), "CNY") == (D("61.72"), D("12.35"), D("74.07"))
+    vat13 = SimpleNamespace(rate=D("0.13"), price_include=False)
+    assert tax_split(vat13, D("10.5"), "IDR", 0) == (D("11"), D("1"), D("12"))  # declared digits
 
 
 def test_payment_term_lines_must_sum_to_100(sf, users, mdsvc):

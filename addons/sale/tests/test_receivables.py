@@ -104,3 +104,44 @@ def test_open_items_and_statement(sf, master, flow, acc):
         with pytest.raises(ValidationError):
             acc.receivables.customer_statement(env, master.c1, dt.date(2026, 3, 1), dt.date(2026, 2, 1))
     assert a
+
+
+def test_prepayment_settles_a_later_invoice_when_the_invoice_exists(sf, master, flow, acc):
+    iid = flow.invoice(flow.order(), date=dt.date(2026, 3, 1))  # 226.00
+    pid = flow.pay(master.c1, "226.00", date=dt.date(2026, 1, 10),
+                   allocations=[{"invoice_id": iid, "amount": "226.00"}])
+    with sf.transaction("finance") as env:
+        (allocation,) = env.get("sale.payment", pid).allocations
+        assert allocation.date == dt.date(2026, 3, 1)  # the later of the two documents
+    feb1 = dt.date(2026, 2, 1)
+    with sf.transaction("finance") as env:
+        owed = acc.receivables.balance(env, master.c1, feb1)
+        statement = acc.receivables.customer_statement(env, master.c1, JAN5, feb1)
+        (row,) = acc.receivables.aging(env, feb1, None)
+        items = acc.receivables.open_items(env, master.c1, feb1)
+        assert statement["closing_balance"] == owed == items["balance"] == D("-226.00")
+        # on Feb 1 the customer had paid 226.00 for nothing invoiced yet: 226.00 of credit
+        assert (row["credit"], row["balance"]) == (D("226.00"), D("-226.00"))
+        (row,) = acc.receivables.aging(env, dt.date(2026, 3, 1), None)
+        assert (row["credit"], row["balance"]) == (0, 0)  # settled once both exist
+
+
+def test_credit_is_not_applied_before_it_or_the_invoice_exists(sf, master, flow, acc):
+    iid = flow.invoice(flow.order(), date=JAN5)  # 226.00 due Feb 4
+    flow.pay(master.c1, "226.00", date=dt.date(2026, 3, 1), allocations=[])  # all credit
+    with sf.transaction("finance") as env:
+        with pytest.raises(ValidationError) as refused:
+            acc.payment.apply_customer_credit(env, master.c1, iid, date=dt.date(2026, 2, 1))
+        assert refused.value.errors == {"date": [
+            "customer C001 has no credit on 2026-02-01: the earliest is from 2026-03-01"]}
+        with pytest.raises(ValidationError) as refused:
+            acc.payment.apply_customer_credit(env, master.c1, iid, date=dt.date(2026, 1, 4))
+        assert refused.value.errors == {"date": [
+            "must not be before the date of INV/2026/000001 (2026-01-05)"]}
+    feb15 = dt.date(2026, 2, 15)
+    with sf.transaction("finance") as env:  # nothing was applied: aging and statement agree
+        (row,) = acc.receivables.aging(env, feb15, None)
+        assert acc.receivables.balance(env, master.c1, feb15) == row["balance"] == D("226.00")
+        assert row["1_30"] == D("226.00")
+        made = acc.payment.apply_customer_credit(env, master.c1, iid, date=dt.date(2026, 3, 1))
+        assert [a.amount for a in made] == [D("226.00")]
