@@ -404,8 +404,4 @@ def test_partial_invoice_rounds_to_the_currencys_declared_digits(sf, master, use
         # 1 x 10.5: 11 + 1 = 12 IDR, not 10.50 + 1.37 (cents of a currency without any)
         assert (invoice.amount_untaxed, invoice.amount_tax, invoice.amount_total) == (
             D("11"), D("1"), D("12"))
-        acc.invoice.post_invoice(env, invoice, date=JAN5)
-        with pytest.raises(ValidationError) as refused:
-            acc.invoice.create_credit_note(env, invoice, reason="rebate", lines=[
-                {"invoice_line_id": invoice.lines[0].id, "amount": "1.5"}])
-        assert refused.value.errors == {"lines.0.amount": ["at most 0 decimals"]}
+        # (posting it is refused while the journal does not convert: test_payments.py)
