@@ -831,3 +831,19 @@ def test_record_shipments_ship_refused_after_the_checks_writes_nothing(sf, maste
         assert [env.get("sale.order", i).state for i in ids] == ["approved"] * 2
         assert (_count(env, "sale.shipment"), _count(env, "sale.shipment.line")) == (0, 0)
         assert [ln.qty_shipped for i in ids for ln in env.get("sale.order", i).lines] == [0, 0]
+
+
+def test_creating_many_orders_takes_the_same_statements_as_creating_few(sf, master, bsvc,
+                                                                         count_queries):
+    """Statements per batch do not grow with the orders in it (on PostgreSQL the lines' ids
+    are reserved once for the batch, not once per order)."""
+    def create(n: int) -> int:
+        specs = [{"customer_id": master.c1, "lines": _lines(master, (0, "1", None), (1, "2", None))}
+                 for _ in range(n)]
+        with count_queries(sf.engine) as counted, sf.transaction("sp1") as env:
+            orders = bsvc.order.create_orders(env, specs)
+            assert len({line.id for order in orders for line in order.lines}) == 2 * n
+        return counted.value
+
+    create(1)  # the year's sequence and caches: not counted against either
+    assert create(3) == create(12)
