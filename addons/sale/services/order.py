@@ -256,6 +256,12 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
             if value is None and key == "date_order" and key not in errors:
                 errors[key] = ["required"]
             values[key] = value
+    # checked here, not at the flush: an amendment has fired `amend` by then
+    date_order = values.get("date_order", order.date_order)
+    validity = values.get("validity_date", order.validity_date)
+    if (date_order and validity and validity < date_order
+            and not {"date_order", "validity_date"} & set(errors)):
+        errors["validity_date"] = ["must not be before the order date"]
     if "payment_term_id" in changes:
         term = _ref(env, "sale.payment_term", changes["payment_term_id"], "payment_term_id", errors)
         values["payment_term_id"] = term.id if term is not None else None
@@ -324,16 +330,19 @@ def amend_order(env, order, *, reason, changes):
     approved again, through every guard."""
     plan = _plan_changes(env, order, dict(changes or {}))  # refused here: nothing changed
     before = order.snapshot()
-    order.fire("amend", comment=reason)
-    _apply_plan(env, order, plan)
-    after = order.snapshot()
-    with env.sudo():
-        env.session.add(env["sale.order.revision"](
-            order_id=order.id, revision=before["revision"], snapshot=before,
-            diff=diff_snapshots(before, after), reason=(reason or "").strip() or None,
-            user_id=env.user_id,
-        ))
-        env.session.flush()
+    # all or nothing: a refusal at the flush (another addon's validation) must not leave the
+    # order back in draft as a new revision with no revision kept
+    with env.atomic():
+        order.fire("amend", comment=reason)
+        _apply_plan(env, order, plan)
+        after = order.snapshot()
+        with env.sudo():
+            env.session.add(env["sale.order.revision"](
+                order_id=order.id, revision=before["revision"], snapshot=before,
+                diff=diff_snapshots(before, after), reason=(reason or "").strip() or None,
+                user_id=env.user_id,
+            ))
+            env.session.flush()
     return order
 
 

@@ -201,3 +201,20 @@ def test_amending_down_to_what_was_shipped_moves_the_order_on(sf, users, svc, ma
         log = env.search("workflow.log", Log.record == "sale.order", Log.record_id == oid,
                          order_by=Log.id)
         assert [(r.trigger, r.user_id) for r in log][-2:] == [("approve", users.sp1), ("ship", None)]
+
+
+def test_a_refused_amendment_changes_nothing(sf, svc, make_order):
+    oid = make_order()
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+    with sf.transaction("sp1") as env:  # the caller catches the refusal and commits
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(ValidationError) as exc:
+            svc.order.amend_order(env, order, reason="x", changes={
+                "validity_date": order.date_order - dt.timedelta(days=1)})
+        assert exc.value.errors == {"validity_date": ["must not be before the order date"]}
+        # was: back to draft as revision 1, with no revision kept
+        assert (order.state, order.revision) == ("approved", 0)
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        assert (order.state, order.revision, _revisions(env, oid)) == ("approved", 0, [])
