@@ -303,8 +303,9 @@ def _apply_plan(env, order, plan: dict[str, Any]) -> None:
 
 
 def copy_order(env, order):
-    """A new draft (quotation) with the same customer, terms and lines at the same prices;
-    new number and dates, empty ledger, and no approvals (they belong to the original)."""
+    """A new draft (quotation) with the same customer, terms and lines at the same prices (in
+    the same currency); new number and dates, empty ledger, and no approvals (they belong to
+    the original)."""
     lines = [
         {"product_id": ln.product_id, "quantity": ln.quantity, "unit_price": ln.unit_price,
          "discount": ln.discount or ZERO, "tax_id": ln.tax_id if ln.tax_id is not None else NO_TAX,
@@ -315,6 +316,11 @@ def copy_order(env, order):
                        payment_term_id=order.payment_term_id, note=order.note,
                        salesperson_id=order.salesperson_id)
     new.copied_from_id = order.id
+    if new.currency != order.currency:
+        # the prices copied are in the original's currency: the customer's currency may have
+        # changed since, and the copy must not relabel them (CNY 226.00 as USD 226.00)
+        new.currency = order.currency
+        new.compute_amounts()
     env.session.flush()
     return new
 

@@ -236,6 +236,13 @@ def test_copy_and_cancel(sf, master, svc, make_order):
             for ln in source.lines]
         assert copy.amount_total == source.amount_total
         assert all(ln.qty_shipped == 0 for ln in copy.lines)
+    with sf.transaction() as env:  # the customer now buys in USD
+        env.get("sale.customer", master.c1).currency = "USD"
+    with sf.transaction("sp1") as env:
+        source = svc.order.get_order(env, oid)
+        copy = svc.order.copy_order(env, source)
+        # was: the CNY prices relabelled as USD
+        assert (copy.currency, copy.amount_total) == ("CNY", source.amount_total)
     oid = make_order()
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
