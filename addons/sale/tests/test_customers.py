@@ -48,6 +48,10 @@ def test_normalisation_keys():
     assert phone_key("+86 138-0013-8000") == phone_key("0086 13800138000") == "13800138000"
     assert phone_key("１３８００１３８０００") == "13800138000"  # full-width digits
     assert phone_key("86123456") == "86123456"  # a short local number keeps its 86
+    # a landline written internationally and at home (was: "2155551234" vs "02155551234")
+    assert phone_key("+86 21 5555 1234") == phone_key("021-5555 1234") == "02155551234"
+    assert phone_key("+86 (0)21 5555 1234") == phone_key("(021) 55551234") == "02155551234"
+    assert phone_key("+86 10 8888 6666") == "01088886666"  # Beijing's area code starts with 1
     assert phone_key("n/a") is None
 
 
