@@ -245,6 +245,12 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
             if any((ln.qty_shipped or ZERO) > 0 or (ln.qty_invoiced or ZERO) > 0 for ln in order.lines):
                 errors.setdefault("customer_id", []).append(
                     "goods were already shipped or invoiced to this customer")
+            if customer.currency and customer.currency != order.currency:
+                # the prices are in the order's currency: relabelling them would change what
+                # they mean (CNY 100.00 as USD 100.00)
+                errors.setdefault("customer_id", []).append(
+                    f"customer {customer.code} buys in {customer.currency}, this order is in "
+                    f"{order.currency}; make a new order for them")
             values.update(customer_id=customer.id, currency=customer.currency or order.currency)
             if "payment_term_id" not in changes:
                 values["payment_term_id"] = customer.payment_term_id

@@ -175,6 +175,16 @@ def test_update_order(sf, master, svc, make_order):
         order.fire("approve")
         with pytest.raises(ConflictError, match="only a draft"):
             svc.order.update_order(env, order, note="x")
+    oid = make_order()
+    with sf.transaction() as env:
+        env.get("sale.customer", master.c2).currency = "USD"
+    with sf.transaction() as env:
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(ValidationError) as exc:  # was: the CNY prices relabelled as USD
+            svc.order.update_order(env, order, customer_id=master.c2)
+        assert exc.value.errors == {"customer_id": [
+            "customer C002 buys in USD, this order is in CNY; make a new order for them"]}
+        assert (order.customer_id, order.currency) == (master.c1, "CNY")
 
 
 # -- approve guards ----------------------------------------------------------------------------
