@@ -52,3 +52,10 @@ def workflow_transition_done(record, trigger, source, dest, env):
     if trigger in _BALANCE_TRIGGERS.get(getattr(record, "__record__", ""), ()):
         env.hook.sale_customer_balance_changed(customer_id=record.customer_id, reason=trigger,
                                                record=record, env=env)
+    if getattr(record, "__record__", None) == "sale.order" and trigger == "approve":
+        # an amendment may have cut the lines down to what was already shipped (or invoiced):
+        # the ledger then says the order is further on than "approved", and no shipment will
+        # ever come to fire `ship`; move it on now (after its own log row: see advance_approved)
+        from .services.invoice import advance_approved
+
+        advance_approved(env, record)

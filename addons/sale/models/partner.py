@@ -24,6 +24,8 @@ _CN_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "股
 _EN_SUFFIXES = {"co", "company", "ltd", "limited", "inc", "incorporated", "corp", "corporation",
                 "llc", "plc", "gmbh", "sa", "ag", "pte", "pty"}
 _PUNCT = re.compile(r"[^\w]+|_")
+#: a mainland mobile number (11 digits, 13x-19x); other numbers after +86 are landlines
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _LANG = re.compile(r"^[a-z]{2}(_[A-Z]{2})?$")
@@ -53,7 +55,8 @@ def name_key(name: str | None) -> str:
 
 def phone_key(phone: str | None) -> str | None:
     """Digits only, without a leading 86 / 0086 country code ("+86 138-0013-8000" ->
-    "13800138000"); None when there are no digits."""
+    "13800138000"; a landline gets its trunk 0: "+86 21 5555 1234" -> "02155551234"); None
+    when there are no digits."""
     if not phone:
         return None
     digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
@@ -61,6 +64,10 @@ def phone_key(phone: str | None) -> str | None:
         digits = digits[2:]
     if digits.startswith("86") and len(digits) > 10:
         digits = digits[2:]
+        if not _MOBILE.match(digits) and not digits.startswith("0"):
+            # a landline: at home its area code is dialled with the trunk 0 ("+86 21 5555
+            # 1234" is "021-5555 1234"), the same number must give the same key
+            digits = "0" + digits
     return digits[:32] or None
 
 

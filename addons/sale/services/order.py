@@ -247,6 +247,12 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
             if any((ln.qty_shipped or ZERO) > 0 or (ln.qty_invoiced or ZERO) > 0 for ln in order.lines):
                 errors.setdefault("customer_id", []).append(
                     "goods were already shipped or invoiced to this customer")
+            if customer.currency and customer.currency != order.currency:
+                # the prices are in the order's currency: relabelling them would change what
+                # they mean (CNY 100.00 as USD 100.00)
+                errors.setdefault("customer_id", []).append(
+                    f"customer {customer.code} buys in {customer.currency}, this order is in "
+                    f"{order.currency}; make a new order for them")
             values.update(customer_id=customer.id, currency=customer.currency or order.currency)
             if "payment_term_id" not in changes:
                 values["payment_term_id"] = customer.payment_term_id
@@ -258,6 +264,12 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
             if value is None and key == "date_order" and key not in errors:
                 errors[key] = ["required"]
             values[key] = value
+    # checked here, not at the flush: an amendment has fired `amend` by then
+    date_order = values.get("date_order", order.date_order)
+    validity = values.get("validity_date", order.validity_date)
+    if (date_order and validity and validity < date_order
+            and not {"date_order", "validity_date"} & set(errors)):
+        errors["validity_date"] = ["must not be before the order date"]
     if "payment_term_id" in changes:
         term = _ref(env, "sale.payment_term", changes["payment_term_id"], "payment_term_id", errors)
         values["payment_term_id"] = term.id if term is not None else None
@@ -299,8 +311,9 @@ def _apply_plan(env, order, plan: dict[str, Any]) -> None:
 
 
 def copy_order(env, order):
-    """A new draft (quotation) with the same customer, terms and lines at the same prices;
-    new number and dates, empty ledger, and no approvals (they belong to the original)."""
+    """A new draft (quotation) with the same customer, terms and lines at the same prices (in
+    the same currency); new number and dates, empty ledger, and no approvals (they belong to
+    the original)."""
     lines = [
         {"product_id": ln.product_id, "quantity": ln.quantity, "unit_price": ln.unit_price,
          "discount": ln.discount or ZERO, "tax_id": ln.tax_id if ln.tax_id is not None else NO_TAX,
@@ -311,6 +324,11 @@ def copy_order(env, order):
                        payment_term_id=order.payment_term_id, note=order.note,
                        salesperson_id=order.salesperson_id)
     new.copied_from_id = order.id
+    if new.currency != order.currency:
+        # the prices copied are in the original's currency: the customer's currency may have
+        # changed since, and the copy must not relabel them (CNY 226.00 as USD 226.00)
+        new.currency = order.currency
+        new.compute_amounts()
     env.session.flush()
     return new
 
@@ -326,16 +344,19 @@ def amend_order(env, order, *, reason, changes):
     approved again, through every guard."""
     plan = _plan_changes(env, order, dict(changes or {}))  # refused here: nothing changed
     before = order.snapshot()
-    order.fire("amend", comment=reason)
-    _apply_plan(env, order, plan)
-    after = order.snapshot()
-    with env.sudo():
-        env.session.add(env["sale.order.revision"](
-            order_id=order.id, revision=before["revision"], snapshot=before,
-            diff=diff_snapshots(before, after), reason=(reason or "").strip() or None,
-            user_id=env.user_id,
-        ))
-        env.session.flush()
+    # all or nothing: a refusal at the flush (another addon's validation) must not leave the
+    # order back in draft as a new revision with no revision kept
+    with env.atomic():
+        order.fire("amend", comment=reason)
+        _apply_plan(env, order, plan)
+        after = order.snapshot()
+        with env.sudo():
+            env.session.add(env["sale.order.revision"](
+                order_id=order.id, revision=before["revision"], snapshot=before,
+                diff=diff_snapshots(before, after), reason=(reason or "").strip() or None,
+                user_id=env.user_id,
+            ))
+            env.session.flush()
     return order
 
 

@@ -17,8 +17,9 @@ salesperson learns that the customer exists even when it belongs to a colleague;
 is named by code and name only.
 
 Merge. ``merge_customers`` re-points every foreign key to ``sale_customer.id`` found in the
-app's metadata (so tables of addons added later are covered) from the source customer to the
-target, archives the source with ``merged_into_id`` and writes the audit trail.
+app's metadata (so tables of addons added later are covered, and customers merged into the
+source before) from the source customer to the target, archives the source with
+``merged_into_id`` and writes the audit trail.
 """
 
 from __future__ import annotations
@@ -511,7 +512,9 @@ def merge_customers(env, source, target):
     moved: dict[str, int] = {}
     audit_rows: list[dict[str, Any]] = []
     touched: dict[str, list[str]] = {}
-    for table, column in customer_references(env):
+    # include_merged: customers merged into the source before now point at the target, not
+    # at a merged (archived) customer
+    for table, column in customer_references(env, include_merged=True):
         ids = []
         if "id" in table.c:
             ids = list(conn.execute(select(table.c.id).where(column == source.id)).scalars())

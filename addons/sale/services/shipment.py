@@ -22,7 +22,7 @@ from core.money import QTY_DIGITS
 
 from ..locks import lock_row
 from ..models.order import FULL, ZERO, norm
-from .invoice import distinct
+from .invoice import as_system, distinct, move_order_on
 from .order import _date, _decimal
 
 
@@ -124,8 +124,14 @@ def record_return(env, order, quantities, date=None, reference=None, note=None):
     ship_date = _date(date, "date", errors) or env.today()
     if errors:
         raise ValidationError(errors)
-    shipment = _write(env, order, "return", wanted, ship_date, reference, note)
-    order.ledger_add("qty_returned", wanted)
+    with env.atomic():  # all or nothing, as a shipment
+        shipment = _write(env, order, "return", wanted, ship_date, reference, note)
+        order.ledger_add("qty_returned", wanted, refresh=False)
+        # goods back shrink what is left to invoice: when that leaves nothing to invoice (or
+        # to pay), the order moves on as an invoice would have moved it (by the system: the
+        # warehouse user holds no finance role)
+        with as_system(env):
+            move_order_on(env, order, touch=True)
     return shipment
 
 

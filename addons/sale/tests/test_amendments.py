@@ -176,3 +176,45 @@ def test_last_invoice_of_an_unchanged_line_takes_what_is_left(sf, master, svc, f
         assert (invoice.amount_untaxed, invoice.amount_tax) == (D("0.70"), D("0.09"))
         order = env.get("sale.order", oid)
         assert (order.amount_untaxed, order.amount_tax) == (D("1.05"), D("0.14"))
+
+
+def test_amending_down_to_what_was_shipped_moves_the_order_on(sf, users, svc, make_order):
+    oid = make_order(lines=[(0, "10", None), (1, "4", None)])
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+    with sf.transaction("warehouse") as env:
+        order = svc.order.get_order(env, oid)
+        first, second = order.lines
+        svc.shipment.record_shipment(env, order, {first.id: D("6"), second.id: D("4")})
+    with sf.transaction("sp1") as env:  # the customer does not want the rest
+        order = svc.order.get_order(env, oid)
+        svc.order.amend_order(env, order, reason="no more", changes={"lines": [
+            {"id": first.id, "quantity": "6"}, {"id": second.id}]})
+        assert (order.state, order.shipping_status) == ("draft", "full")
+        order.fire("approve")
+        # was: approved and fully shipped, with no shipment left to fire `ship`
+        assert (order.state, order.shipping_status) == ("shipped", "full")
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        assert order.state == "shipped"
+        Log = env["workflow.log"]
+        log = env.search("workflow.log", Log.record == "sale.order", Log.record_id == oid,
+                         order_by=Log.id)
+        assert [(r.trigger, r.user_id) for r in log][-2:] == [("approve", users.sp1), ("ship", None)]
+
+
+def test_a_refused_amendment_changes_nothing(sf, svc, make_order):
+    oid = make_order()
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+    with sf.transaction("sp1") as env:  # the caller catches the refusal and commits
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(ValidationError) as exc:
+            svc.order.amend_order(env, order, reason="x", changes={
+                "validity_date": order.date_order - dt.timedelta(days=1)})
+        assert exc.value.errors == {"validity_date": ["must not be before the order date"]}
+        # was: back to draft as revision 1, with no revision kept
+        assert (order.state, order.revision) == ("approved", 0)
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        assert (order.state, order.revision, _revisions(env, oid)) == ("approved", 0, [])

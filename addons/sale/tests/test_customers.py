@@ -48,6 +48,10 @@ def test_normalisation_keys():
     assert phone_key("+86 138-0013-8000") == phone_key("0086 13800138000") == "13800138000"
     assert phone_key("１３８００１３８０００") == "13800138000"  # full-width digits
     assert phone_key("86123456") == "86123456"  # a short local number keeps its 86
+    # a landline written internationally and at home (was: "2155551234" vs "02155551234")
+    assert phone_key("+86 21 5555 1234") == phone_key("021-5555 1234") == "02155551234"
+    assert phone_key("+86 (0)21 5555 1234") == phone_key("(021) 55551234") == "02155551234"
+    assert phone_key("+86 10 8888 6666") == "01088886666"  # Beijing's area code starts with 1
     assert phone_key("n/a") is None
 
 
@@ -240,6 +244,18 @@ def test_merge_repoints_every_document_and_keeps_history(sf, users, master, mdsv
             svc.merge_customers(env, source, target)
         with pytest.raises(ValidationError):
             svc.merge_customers(env, target, target)
+    with sf.transaction() as env:  # a customer merged into the target earlier: into the new one
+        earlier = env.create("sale.customer", code="C009", name="Earlier", name_key="earlier").id
+    with sf.transaction("manager") as env:
+        svc.merge_customers(env, env.get("sale.customer", earlier), env.get("sale.customer", master.c2))
+    with sf.transaction() as env:
+        c3 = env.create("sale.customer", code="C003", name="Third", name_key="third").id
+    with sf.transaction("manager") as env:
+        svc.merge_customers(env, env.get("sale.customer", master.c2), env.get("sale.customer", c3))
+    with sf.transaction("manager") as env:
+        # was: C001 and C009 still merged into C002, itself merged away
+        assert [env.get("sale.customer", i).merged_into_id for i in (master.c1, earlier)] == [c3, c3]
+        assert svc.document_counts(env, master.c2) == {}
     with sf.transaction("sp1") as env:  # sp1 keeps the archived source; its orders moved to sp2's
         assert [(c.code, c.active) for c in env.search("sale.customer")] == [("C001", False)]
         assert env.search("sale.order") == []

@@ -175,6 +175,16 @@ def test_update_order(sf, master, svc, make_order):
         order.fire("approve")
         with pytest.raises(ConflictError, match="only a draft"):
             svc.order.update_order(env, order, note="x")
+    oid = make_order()
+    with sf.transaction() as env:
+        env.get("sale.customer", master.c2).currency = "USD"
+    with sf.transaction() as env:
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(ValidationError) as exc:  # was: the CNY prices relabelled as USD
+            svc.order.update_order(env, order, customer_id=master.c2)
+        assert exc.value.errors == {"customer_id": [
+            "customer C002 buys in USD, this order is in CNY; make a new order for them"]}
+        assert (order.customer_id, order.currency) == (master.c1, "CNY")
 
 
 # -- approve guards ----------------------------------------------------------------------------
@@ -236,6 +246,13 @@ def test_copy_and_cancel(sf, master, svc, make_order):
             for ln in source.lines]
         assert copy.amount_total == source.amount_total
         assert all(ln.qty_shipped == 0 for ln in copy.lines)
+    with sf.transaction() as env:  # the customer now buys in USD
+        env.get("sale.customer", master.c1).currency = "USD"
+    with sf.transaction("sp1") as env:
+        source = svc.order.get_order(env, oid)
+        copy = svc.order.copy_order(env, source)
+        # was: the CNY prices relabelled as USD
+        assert (copy.currency, copy.amount_total) == ("CNY", source.amount_total)
     oid = make_order()
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)

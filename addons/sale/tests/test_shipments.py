@@ -209,3 +209,22 @@ def test_hook_sale_customer_balance_changed(sf, master, users, svc, make_order):
         (master.c1, "delivery", "sale.shipment"),
         (master.c1, "ship", "sale.order"),
     ]
+
+
+def test_a_return_that_leaves_nothing_to_invoice_moves_the_order_on(sf, master, svc, flow):
+    import datetime as dt
+
+    oid = flow.order(lines=[(0, "10", None), (1, "4", None)], ship={0: "10"})
+    flow.invoice(oid, date=dt.date(2026, 1, 5))  # the first line, all of it
+    with sf.transaction("warehouse") as env:
+        order = svc.order.get_order(env, oid)
+        svc.shipment.record_shipment(env, order)  # the second line
+        assert (order.state, order.invoice_status) == ("shipped", "partial")
+    with sf.transaction("warehouse") as env:  # ... comes back whole
+        order = svc.order.get_order(env, oid)
+        svc.shipment.record_return(env, order, {order.lines[1].id: "4"})
+        # was: still "shipped" while its ledger said everything was invoiced
+        assert (order.state, order.shipping_status, order.invoice_status) == (
+            "invoiced", "full", "full")
+    with sf.transaction("sp1") as env:
+        assert env.get("sale.order", oid).state == "invoiced"

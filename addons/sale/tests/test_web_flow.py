@@ -63,7 +63,7 @@ def test_salesperson_creates_a_customer_assigned_to_them(sf, users, web):
         assert customer.salesperson_id == users.sp["sp1"]
         assert customer.code.startswith("C")
         assert [(c.name, c.phone_key) for c in customer.contacts] == [
-            ("王经理", "57188880001"), ("李会计", "057188880002")]
+            ("王经理", "057188880001"), ("李会计", "057188880002")]
         assert [(a.kind, a.street, a.city) for a in customer.addresses] == [
             ("billing", "西湖区文三路 100 号", "杭州")]
     assert "杭州西湖茶业有限公司" in sp1.get(f"/r/sale.customer/{cid}").get_data(as_text=True)
