@@ -115,3 +115,23 @@ def test_a_posted_document_keeps_its_mutable_fields_open(done_doc):
         env.write(env.get("kt.doc", doc_id), note="paid late")
     assert stored(sf, doc_id) == ("posted", Decimal("99.00"), "done", "paid late")
     assert history(sf, doc_id)[-1]["changes"] == {"note": [None, "paid late"]}
+
+
+def test_as_system_names_the_user_for_what_they_did_and_no_one_for_the_rest(make_sf, users):
+    """``env.as_system()``: a clerk's change made before the block is the clerk's in the
+    history even though nothing was flushed yet; the block's change names no user; after the
+    block the clerk is the clerk again (roles included)."""
+    sf = make_sf(KT)
+    ids = users(sf, ann=["kt_clerk"])
+    with sf.transaction(ids["ann"]) as env:
+        doc = env.create("kt.doc", name="first", amount=Decimal("10.00"), owner_id=ids["ann"])
+    with sf.transaction(ids["ann"]) as env:
+        doc = env.get("kt.doc", doc.id)
+        doc.name = "by ann"  # pending, not flushed
+        with env.as_system():
+            assert env.user_id is None and env.roles == frozenset()
+            doc.note = "by the system"
+        assert env.user_id == ids["ann"] and env.has_role("kt_clerk")
+    _created, by_ann, by_system = history(sf, doc.id)
+    assert (by_ann["user_id"], by_ann["changes"]) == (ids["ann"], {"name": ["first", "by ann"]})
+    assert (by_system["user_id"], by_system["changes"]) == (None, {"note": [None, "by the system"]})

@@ -812,24 +812,12 @@ def advance_approved(env, order) -> None:
     role; the log names no user); a refusal (another addon's guard) leaves it approved."""
     if order.state != "approved" or order.ledger_statuses()[0] != "full":
         return
-    with as_system(env):
+    with env.as_system():
         try:  # a refusal changes nothing: the engine decides before it writes
             order.fire("ship")
         except TransitionBlocked:
             return
         advance_order(env, order)
-
-
-@contextlib.contextmanager
-def as_system(env):
-    """The block runs as the system itself (no user, no role check): for the transitions
-    that only make the state follow the ledger, whoever changed the ledger."""
-    user_id, roles = env.user_id, env.roles
-    env.user_id, env.roles = None, frozenset()
-    try:
-        yield env
-    finally:
-        env.user_id, env.roles = user_id, roles
 
 
 def move_order_on(env, order, *, touch: bool = False, figures=None) -> dict[str, str]:

@@ -22,7 +22,7 @@ from core.money import QTY_DIGITS
 
 from ..locks import lock_row
 from ..models.order import FULL, ZERO, norm
-from .invoice import as_system, distinct, move_order_on
+from .invoice import distinct, move_order_on
 from .order import _date, _decimal
 
 
@@ -130,7 +130,7 @@ def record_return(env, order, quantities, date=None, reference=None, note=None):
         # goods back shrink what is left to invoice: when that leaves nothing to invoice (or
         # to pay), the order moves on as an invoice would have moved it (by the system: the
         # warehouse user holds no finance role)
-        with as_system(env):
+        with env.as_system():
             move_order_on(env, order, touch=True)
     return shipment
 
