@@ -53,6 +53,9 @@ class BadQuery(Exception):
 #: a list counts its rows up to this many (at least to the page shown); beyond, it says "more
 #: than": counting every row of a large table on each page costs more than the page itself
 COUNT_LIMIT = 1000
+#: the last page number a list accepts: beyond, the offset overflows the database's integers
+#: (a 500 on PostgreSQL and SQLite) long before any table has that many rows
+MAX_PAGE = 1_000_000
 
 
 def relation_loads(cls, paths) -> list:
@@ -149,6 +152,8 @@ def list_query(env, lv: ListView, args) -> dict[str, Any]:
         page_no = max(1, int(args.get("page", 1)))
     except ValueError:
         raise BadQuery(_("page must be a whole number")) from None
+    if page_no > MAX_PAGE:
+        raise BadQuery(_("page must be at most %(n)d", n=MAX_PAGE))
     offset = (page_no - 1) * lv.page_size
     cap = max(COUNT_LIMIT, offset + lv.page_size)
     counted = select(cls.id).where(true(), *criteria).limit(cap + 1).subquery()
