@@ -85,7 +85,9 @@ def _line_specs(form) -> list[dict]:
         if entry.discount.data is not None:
             spec["discount"] = entry.discount.data
         if entry.line_id.data:
-            spec["id"] = int(entry.line_id.data)
+            from .web_flow import hidden_id  # a tampered id is a 400, not a 500
+
+            spec["id"] = hidden_id(entry.line_id)
         specs.append(spec)
     return specs
 
