@@ -107,3 +107,16 @@ def test_escaping_of_customer_names(sf, users, master, web):
         env.get("sale.customer", master.c1).name = "<script>alert('x')</script>"
     html = web("sp1").get(f"/r/sale.customer/{master.c1}").get_data(as_text=True)
     assert "<script>alert" not in html and "&lt;script&gt;alert(" in html
+
+
+def test_aging_refuses_a_bad_date_or_parameter_naming_it(sf, master, flow, web):
+    """The aging date is checked: a typo was silently today's aging, 0001-01-01 a 500."""
+    finance = web("finance")
+    for query, message in (("as_of=garbage", "as_of: not a date (YYYY-MM-DD)"),
+                           ("as_of=0001-01-01", "as_of: out of range"),
+                           ("colour=red", "colour: not a parameter of this page")):
+        resp = finance.get(f"/sale/aging?{query}")
+        assert resp.status_code == 400, query
+        assert message in resp.get_data(as_text=True), query
+    assert finance.get("/sale/aging?as_of=2026-01-31").status_code == 200
+    assert finance.get("/sale/aging?as_of=").status_code == 200  # blank: today
