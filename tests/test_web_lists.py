@@ -66,3 +66,19 @@ def test_a_huge_page_number_or_a_nul_character_is_a_400_naming_it(make_sf, make_
     assert resp.status_code == 400 and "name: must not contain a NUL character" in resp.get_data(as_text=True)
     with sf.transaction(ann) as env:
         assert [d.name for d in env.search("kt.doc")] == ["D0"]  # nothing saved
+
+
+def test_search_takes_percent_and_underscore_literally(make_sf, make_client):
+    """``?q=`` is a substring: ``%`` and ``_`` were LIKE wildcards (``q=%`` matched every row,
+    ``q=D_1`` matched ``DX1``)."""
+    sf = make_sf(["kt_doc"])
+    ann = add_user(sf, "ann", "kt_clerk")
+    with sf.transaction(ann) as env:
+        for name in ("100% cotton", "1000 units", "D_1", "DX1"):
+            env.create("kt.doc", name=name, amount=Decimal(1), owner_id=ann)
+    client = make_client(sf)
+    web_login(client, "ann")
+    page = client.get("/r/kt.doc?q=100%25").get_data(as_text=True)
+    assert "100% cotton" in page and "1000 units" not in page
+    page = client.get("/r/kt.doc?q=d_1").get_data(as_text=True)
+    assert "D_1" in page and "DX1" not in page

@@ -124,9 +124,10 @@ def list_query(env, lv: ListView, args) -> dict[str, Any]:
             continue
         if name == "q":
             if value.strip() and lv.search:
-                pattern = f"%{value.strip().lower()}%"
-                criteria.append(or_(*(func.lower(cast(_column(cls, f), String)).like(pattern)
-                                      for f in lv.search)))
+                # a substring: % and _ typed are literal (autoescape), not LIKE wildcards
+                needle = value.strip().lower()
+                criteria.append(or_(*(func.lower(cast(_column(cls, f), String))
+                                      .contains(needle, autoescape=True) for f in lv.search)))
             active["q"] = value
             continue
         flt = filters.get(name)
