@@ -150,6 +150,9 @@ def test_admin_creates_user_sets_roles_deactivates(kt):
     assert resp.status_code == 302
     assert other.get("/").status_code == 302
     assert web_login(other, "cat", "longenough1").status_code == 401
+    # a missing user is a 404, even past the id column's integers (was a database overflow)
+    assert client.get("/admin/users/99999").status_code == 404
+    assert client.get("/admin/users/99999999999999999999").status_code == 404
 
 
 def test_workflow_panel_reasons_comment_and_timeline(kt):
