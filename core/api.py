@@ -282,8 +282,27 @@ def authenticate(sf) -> Any:
 
     user_id = session.get("user_id")
     if user_id is not None:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            _check_session_csrf()
         return user_id
     raise AuthenticationError("authentication required: send 'Authorization: Bearer <token>'")
+
+
+def _check_session_csrf() -> None:
+    """A write signed in by the browser's session cookie (not a bearer token) must be one no
+    other site can make: a JSON request (cross-site, a browser sends it only after a CORS
+    preflight, which is not allowed) or one carrying the session's CSRF token in
+    ``X-CSRFToken``. A plain form POST without a body (``/orders/<id>/copy``...) was run."""
+    if request.is_json:
+        return
+    from flask_wtf.csrf import ValidationError as CSRFError
+    from flask_wtf.csrf import validate_csrf
+
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except CSRFError:
+        raise AccessDenied("a request signed in by the web session needs Content-Type: "
+                           "application/json or an X-CSRFToken header") from None
 
 
 def _aware(value):

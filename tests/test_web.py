@@ -150,6 +150,9 @@ def test_admin_creates_user_sets_roles_deactivates(kt):
     assert resp.status_code == 302
     assert other.get("/").status_code == 302
     assert web_login(other, "cat", "longenough1").status_code == 401
+    # a missing user is a 404, even past the id column's integers (was a database overflow)
+    assert client.get("/admin/users/99999").status_code == 404
+    assert client.get("/admin/users/99999999999999999999").status_code == 404
 
 
 def test_workflow_panel_reasons_comment_and_timeline(kt):
@@ -244,3 +247,25 @@ def test_compiled_catalogs_match_their_sources():
         with po.with_suffix(".mo").open("rb") as f:
             compiled = entries(mofile.read_mo(f))
         assert compiled == source, f"{po}: run pybabel compile -d {po.parents[2]}"
+
+
+def test_login_goes_back_to_local_pages_only(kt):
+    """``next`` leads to a page of this site only: browsers drop tabs and newlines from a URL,
+    so ``/<tab>/evil.example`` was a way to ``//evil.example`` (and a newline was a 500)."""
+    sf, ids, _client = kt
+    from urllib.parse import quote
+
+    from flask.testing import FlaskClient
+
+    def login_to(target: str) -> str:
+        client = FlaskClient(_client.application, use_cookies=True)
+        token = csrf_token(client, "/login")
+        resp = client.post("/login?next=" + quote(target, safe=""),
+                           data={"login": "ann", "password": "password123", "csrf_token": token})
+        assert resp.status_code == 302, target
+        return resp.headers["Location"]
+
+    for target in ("/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "//evil.example",
+                   "/\\evil.example", "https://evil.example", " //evil.example", "/ /evil.example"):
+        assert login_to(target) == "/", repr(target)
+    assert login_to("/r/kt.doc?state=draft") == "/r/kt.doc?state=draft"

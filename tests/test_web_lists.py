@@ -42,3 +42,43 @@ def test_count_stops_at_the_limit_and_the_pager_goes_on(make_sf, make_client, mo
     monkeypatch.setattr(core.web.routes, "COUNT_LIMIT", 1000)
     exact = client.get("/r/kt.doc?state=draft").get_data(as_text=True)
     assert '<span class="count">5</span>' in exact and "Page 1 of 3" in exact
+
+
+def test_a_huge_page_number_or_a_nul_character_is_a_400_naming_it(make_sf, make_client):
+    """Not a 500: a page number past any table overflowed the OFFSET (SQLite and PostgreSQL),
+    a NUL character in a search, filter or form value broke PostgreSQL's query."""
+    sf = make_sf(["kt_doc"])
+    ann = add_user(sf, "ann", "kt_clerk")
+    with sf.transaction(ann) as env:
+        env.create("kt.doc", name="D0", amount=Decimal(1), owner_id=ann)
+    client = make_client(sf)
+    web_login(client, "ann")
+    resp = client.get("/r/kt.doc?page=99999999999999999999")
+    assert resp.status_code == 400 and "page must be at most" in resp.get_data(as_text=True)
+    assert client.get("/r/kt.doc?page=1000000").status_code == 200  # the last page accepted
+    resp = client.get("/r/kt.doc?q=a%00b")
+    assert resp.status_code == 400 and "q: must not contain a NUL character" in resp.get_data(as_text=True)
+    assert client.get("/r/kt.doc?state=%00").status_code == 400
+    from core.web.testing import post_form
+
+    resp = post_form(client, "/r/kt.doc/new", {"name": "bad\x00name", "amount": "1"},
+                     form_page="/r/kt.doc/new")
+    assert resp.status_code == 400 and "name: must not contain a NUL character" in resp.get_data(as_text=True)
+    with sf.transaction(ann) as env:
+        assert [d.name for d in env.search("kt.doc")] == ["D0"]  # nothing saved
+
+
+def test_search_takes_percent_and_underscore_literally(make_sf, make_client):
+    """``?q=`` is a substring: ``%`` and ``_`` were LIKE wildcards (``q=%`` matched every row,
+    ``q=D_1`` matched ``DX1``)."""
+    sf = make_sf(["kt_doc"])
+    ann = add_user(sf, "ann", "kt_clerk")
+    with sf.transaction(ann) as env:
+        for name in ("100% cotton", "1000 units", "D_1", "DX1"):
+            env.create("kt.doc", name=name, amount=Decimal(1), owner_id=ann)
+    client = make_client(sf)
+    web_login(client, "ann")
+    page = client.get("/r/kt.doc?q=100%25").get_data(as_text=True)
+    assert "100% cotton" in page and "1000 units" not in page
+    page = client.get("/r/kt.doc?q=d_1").get_data(as_text=True)
+    assert "D_1" in page and "DX1" not in page

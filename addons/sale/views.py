@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from flask import Blueprint, request
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -25,7 +26,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from core.web import Child, Column, Filter, FormView, ListView, Menu, RecordPage, Views
-from core.web.base import page, render
+from core.web.base import error_page, page, render
 from core.workflow.engine import Outcome
 
 from .services import invoice as invoice_svc
@@ -85,7 +86,9 @@ def _line_specs(form) -> list[dict]:
         if entry.discount.data is not None:
             spec["discount"] = entry.discount.data
         if entry.line_id.data:
-            spec["id"] = int(entry.line_id.data)
+            from .web_flow import hidden_id  # a tampered id is a 400, not a 500
+
+            spec["id"] = hidden_id(entry.line_id)
         specs.append(spec)
     return specs
 
@@ -280,11 +283,18 @@ bp = Blueprint("sale_web", __name__, url_prefix="/sale")
 def aging(env):
     """Receivables aging (账龄分析) per customer on a date (``?as_of=YYYY-MM-DD``)."""
     env.check_access("sale.invoice", "read")
+    # checked, not ignored: a typo silently showed today's aging, an early date was a 500
+    for name in request.args:
+        if name != "as_of":
+            return error_page(400, _("%(name)s: not a parameter of this page", name=name))
     try:
         as_of = dt.date.fromisoformat(request.args["as_of"]) if request.args.get("as_of") else None
     except ValueError:
-        as_of = None
-    rows = receivables_svc.aging(env, as_of=as_of, group_by="customer")
+        return error_page(400, _("as_of: not a date (YYYY-MM-DD)"))
+    try:
+        rows = receivables_svc.aging(env, as_of=as_of, group_by="customer")
+    except OverflowError:  # its buckets reach before year 1
+        return error_page(400, _("as_of: out of range"))
     totals = receivables_svc.aging_totals(rows) if rows else None
     return render("sale/aging.html", rows=rows, totals=totals, buckets=receivables_svc.BUCKETS,
                   as_of=as_of or env.today(), currency=env.settings("sale")["company_currency"],

@@ -69,13 +69,42 @@ _SERVICE_MESSAGES = ("is required", "must be greater than 0", "at most 2 decimal
                      "must not be negative", "must be positive", "must not be empty")
 
 
+#: record ids are database integers: a larger "id" is no record (and overflowed the query)
+MAX_ID = 2**31 - 1
+
+
 def _opt_int(value: Any) -> int | None:
+    """A record id from a hidden field or the query string, None when blank or not an id."""
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def _choice_id(value: Any) -> int | None:
+    """``coerce`` of a select of records: blank is None, anything but an id is refused on the
+    field ("Invalid Choice: could not coerce"), never silently blanked nor a 500."""
+    if value in (None, "", "None"):
+        return None
+    number = _opt_int(value)
+    if number is None:
+        raise ValueError(f"not a record id: {str(value)[:20]}")
+    return number
+
+
+def hidden_id(form_field) -> int | None:
+    """The id a hidden field carries (blank: None); anything else is a tampered form: 400
+    naming the field, and nothing is saved (the request's transaction is rolled back)."""
+    value = form_field.data
+    if value in (None, "", "None"):
+        return None
+    number = _opt_int(value)
+    if number is None:
+        abort(400, f"{form_field.name}: not a record id")
+    return number
 
 
 def _say(message: str) -> str:
@@ -147,8 +176,8 @@ class CustomerForm(FlaskForm):
     category = StringField("Category", validators=[Optional(), Length(max=64)])
     industry = StringField("Industry", validators=[Optional(), Length(max=64)])
     tier = SelectField("Tier", default="normal")
-    salesperson_id = SelectField("Salesperson", coerce=_opt_int, validate_choice=True)
-    payment_term_id = SelectField("Payment term", coerce=_opt_int)
+    salesperson_id = SelectField("Salesperson", coerce=_choice_id, validate_choice=True)
+    payment_term_id = SelectField("Payment term", coerce=_choice_id)
     currency = SelectField("Currency")
     notes = TextAreaField("Notes", validators=[Optional()])
     contacts = FieldList(FormField(ContactForm), min_entries=1)
@@ -234,8 +263,8 @@ def _customer_input(form) -> tuple[dict[str, Any], dict[str, Any]]:
             continue
         row = {"name": (f.name.data or "").strip(), "phone": (f.phone.data or "").strip() or None,
                "email": (f.email.data or "").strip() or None}
-        if _opt_int(f.contact_id.data) is not None:
-            row["id"] = _opt_int(f.contact_id.data)
+        if hidden_id(f.contact_id) is not None:
+            row["id"] = hidden_id(f.contact_id)
         for key in ("name", "phone", "email"):
             fields[f"contacts.{len(contacts)}.{key}"] = f[key]
         contacts.append(row)
@@ -248,8 +277,8 @@ def _customer_input(form) -> tuple[dict[str, Any], dict[str, Any]]:
                "city": f.city.data or None, "region": f.region.data or None,
                "postcode": f.postcode.data or None,
                "country": (f.country.data or "CN").strip().upper()}
-        if _opt_int(f.address_id.data) is not None:
-            row["id"] = _opt_int(f.address_id.data)
+        if hidden_id(f.address_id) is not None:
+            row["id"] = hidden_id(f.address_id)
         for key in ("kind", "street", "city", "region", "postcode", "country"):
             fields[f"addresses.{len(addresses)}.{key}"] = f[key]
         addresses.append(row)
@@ -397,7 +426,7 @@ class AllocationForm(Form):
 
 
 class PaymentForm(FlaskForm):
-    customer_id = SelectField("Customer", coerce=_opt_int, validators=[DataRequired()])
+    customer_id = SelectField("Customer", coerce=_choice_id, validators=[DataRequired()])
     date = DateField("Payment date", validators=[DataRequired()])
     method = SelectField("Method", default="bank_transfer")
     amount = DecimalField("Amount", places=None, validators=[DataRequired(), NumberRange(min=0)])
@@ -464,7 +493,7 @@ def payment_new(env):
             allocations = []
             for entry in form.allocations:
                 amount = entry.form.amount.data
-                invoice_id = _opt_int(entry.form.invoice_id.data)
+                invoice_id = hidden_id(entry.form.invoice_id)
                 if amount is None or amount == 0 or invoice_id is None:
                     continue
                 fields[f"allocations.{len(allocations)}.amount"] = entry.form.amount

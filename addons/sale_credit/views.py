@@ -64,10 +64,15 @@ def _user_names(env, ids) -> dict[int, str]:
 
 
 def _page_no() -> int:
+    from core.web.routes import MAX_PAGE  # beyond, the OFFSET overflows (a 500)
+
     try:
-        return max(1, int(request.args.get("page", 1)))
+        page_no = max(1, int(request.args.get("page", 1)))
     except ValueError:
         abort(400, _("page must be a whole number"))
+    if page_no > MAX_PAGE:
+        abort(400, _("page must be at most %(n)d", n=MAX_PAGE))
+    return page_no
 
 
 # -- panels on sale's pages ---------------------------------------------------------------------
@@ -103,7 +108,10 @@ def _order_decisions(env, order) -> dict[str, Any] | None:
 class ProfileForm(FlaskForm):
     credit_grade = SelectField("Credit grade", validators=[Optional()])
     credit_limit = DecimalField("Credit limit", places=2, validators=[
-        Optional(), NumberRange(min=0, message="must not be negative")])
+        Optional(), NumberRange(min=0, message="must not be negative"),
+        # the column is Numeric(18, 2): a larger limit failed the database (a 500)
+        NumberRange(max=Decimal("9999999999999999.99"),
+                    message="must be less than 10,000,000,000,000,000")])
     credit_review_date = DateField("Review date", validators=[Optional()])
     credit_hold = BooleanField("On credit hold")
     credit_hold_reason = StringField("Hold reason", validators=[Optional(), Length(max=200)])

@@ -117,6 +117,7 @@ def init_app(app: Flask, salesflow) -> None:
                       SESSION_COOKIE_SECURE=https, WTF_CSRF_TIME_LIMIT=None)
     app.session_interface = _SessionInterface()
     app.before_request(auth.check_session)
+    app.before_request(refuse_nul_input)
 
     # i18n
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_dirs(salesflow))
@@ -147,6 +148,30 @@ def init_app(app: Flask, salesflow) -> None:
         if https or request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
+
+
+def refuse_nul_input() -> None:
+    """A NUL character in a query or form value is refused (400 naming the field, 422 on the
+    JSON API) before any view runs: PostgreSQL cannot store or even compare it (a 500 with
+    nothing explained), SQLite would store it silently."""
+    from flask import abort, current_app
+
+    for source in (request.args, request.form):
+        for key, value in source.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                name = key.replace("\x00", "\\x00")[:64]
+                message = "must not contain a NUL character"
+                if _is_api(current_app, request.blueprint):
+                    from core.errors import ValidationError
+
+                    raise ValidationError({name: [message]})
+                abort(400, f"{name}: {message}")
+
+
+def _is_api(app: Flask, name: str | None) -> bool:
+    from core.api import ApiBlueprint
+
+    return name == "salesflow_api" or isinstance(app.blueprints.get(name or ""), ApiBlueprint)
 
 
 def exempt_api_blueprints(app: Flask) -> None:

@@ -15,6 +15,7 @@ from core.errors import ValidationError
 from core.web.base import bp, page, render
 
 ADMIN = ("admin",)
+MAX_USER_ID = 2**31 - 1  # res.user.id is an INTEGER column
 LANGS = [("", "-"), ("en", "English"), ("zh_CN", "简体中文")]
 
 
@@ -94,7 +95,8 @@ def admin_user_new(env):
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @page(roles=ADMIN)
 def admin_user(env, user_id):
-    user = env.session.get(env["res.user"], user_id)
+    # an id past the column's integers is no user (a 404), not a database overflow (a 500)
+    user = env.session.get(env["res.user"], user_id) if user_id <= MAX_USER_ID else None
     if user is None:
         abort(404)
     if request.method == "POST":

@@ -36,8 +36,14 @@ def views():
 
 
 def safe_next(target: str | None) -> str | None:
-    """A local path to go back to after login (never another site)."""
+    """A local path to go back to after login (never another site).
+
+    Control characters and spaces are refused too: browsers drop tabs and newlines from a URL,
+    so ``/<tab>/evil.example`` would lead to ``//evil.example`` (and a newline broke the
+    ``Location`` header: a 500)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ch <= " " or ch == "\x7f" for ch in target):
         return None
     return target
 

@@ -53,6 +53,9 @@ class BadQuery(Exception):
 #: a list counts its rows up to this many (at least to the page shown); beyond, it says "more
 #: than": counting every row of a large table on each page costs more than the page itself
 COUNT_LIMIT = 1000
+#: the last page number a list accepts: beyond, the offset overflows the database's integers
+#: (a 500 on PostgreSQL and SQLite) long before any table has that many rows
+MAX_PAGE = 1_000_000
 
 
 def relation_loads(cls, paths) -> list:
@@ -121,9 +124,10 @@ def list_query(env, lv: ListView, args) -> dict[str, Any]:
             continue
         if name == "q":
             if value.strip() and lv.search:
-                pattern = f"%{value.strip().lower()}%"
-                criteria.append(or_(*(func.lower(cast(_column(cls, f), String)).like(pattern)
-                                      for f in lv.search)))
+                # a substring: % and _ typed are literal (autoescape), not LIKE wildcards
+                needle = value.strip().lower()
+                criteria.append(or_(*(func.lower(cast(_column(cls, f), String))
+                                      .contains(needle, autoescape=True) for f in lv.search)))
             active["q"] = value
             continue
         flt = filters.get(name)
@@ -149,6 +153,8 @@ def list_query(env, lv: ListView, args) -> dict[str, Any]:
         page_no = max(1, int(args.get("page", 1)))
     except ValueError:
         raise BadQuery(_("page must be a whole number")) from None
+    if page_no > MAX_PAGE:
+        raise BadQuery(_("page must be at most %(n)d", n=MAX_PAGE))
     offset = (page_no - 1) * lv.page_size
     cap = max(COUNT_LIMIT, offset + lv.page_size)
     counted = select(cls.id).where(true(), *criteria).limit(cap + 1).subquery()

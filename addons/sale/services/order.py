@@ -180,7 +180,10 @@ def _new_order(env, errors: dict, *, customer_id=None, lines=None, date_order=No
     date_order = _date(date_order, "date_order", errors) or env.today()
     validity = _date(validity_date, "validity_date", errors)
     if validity is None and "validity_date" not in errors:
-        validity = date_order + dt.timedelta(days=env.settings("sale")["quotation_validity_days"])
+        try:
+            validity = date_order + dt.timedelta(days=env.settings("sale")["quotation_validity_days"])
+        except OverflowError:  # 9999-12-31 plus the validity days: a refusal, not a 500
+            errors.setdefault("date_order", []).append("too late: no validity date after it")
     term = _ref(env, "sale.payment_term", payment_term_id, "payment_term_id", errors,
                 known=known.get("sale.payment_term"))
     salesperson = _ref(env, "sale.salesperson", salesperson_id, "salesperson_id", errors,

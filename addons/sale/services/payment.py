@@ -36,6 +36,10 @@ ZERO = Decimal("0")
 METHODS = ("cash", "cheque", "bank_transfer", "electronic")
 
 
+#: amounts stop below this (``models._types.Money`` is Numeric(18, 2))
+MONEY_LIMIT = Decimal(10) ** 16
+
+
 def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bool = True):
     """``value`` as a positive amount (``None`` when refused: the reason goes to ``errors``);
     its decimals are checked once the currency is known (``_decimals``)."""
@@ -50,6 +54,9 @@ def _money(errors: dict[str, list[str]], field: str, value: Any, *, required: bo
         return None
     if amount <= 0:
         errors.setdefault(field, []).append("must be greater than 0")
+        return None
+    if not amount < MONEY_LIMIT:  # the Money column's 16 integer digits (rounding 1e30 raised)
+        errors.setdefault(field, []).append(f"must be less than {MONEY_LIMIT:,}")
         return None
     return amount
 

@@ -462,6 +462,19 @@ def _total_row(report: Report) -> dict[str, Any] | None:
     return row
 
 
+#: a text cell starting with one of these is a formula to Excel / LibreOffice (CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: Any) -> Any:
+    """Text from the data (customer names, regions...) as a spreadsheet shows it, never as a
+    formula it would run: a leading ``'`` (OWASP's advice). Numbers and dates are left alone,
+    so a negative amount stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def as_csv(report: Report) -> bytes:
     """UTF-8 with a byte-order mark (so Excel reads Chinese names), a header of labels, one line
     per row and a last ``Total`` line."""
@@ -473,7 +486,8 @@ def as_csv(report: Report) -> bytes:
     if total is not None:
         rows.append(total)
     for row in rows:
-        writer.writerow(["" if row.get(c.key) is None else _plain(row.get(c.key)) for c in report.columns])
+        writer.writerow(["" if row.get(c.key) is None else _plain(_text_cell(row.get(c.key)))
+                         for c in report.columns])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -525,7 +539,7 @@ def as_xlsx(report: Report, *, generated_by: str | None = None) -> bytes:
         if key not in {c.key for c in report.columns}:
             info.append([key, _xlsx_value(value)])
     if generated_by:
-        info.append(["generated_by", generated_by])
+        info.append(["generated_by", _xlsx_value(generated_by)])
     info.column_dimensions["A"].width = 28
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -533,8 +547,11 @@ def as_xlsx(report: Report, *, generated_by: str | None = None) -> bytes:
 
 
 def _xlsx_value(value: Any) -> Any:
-    # openpyxl writes Decimal as a number; everything else it does not know becomes text
-    if value is None or isinstance(value, (int, Decimal, dt.date, str)):
+    # openpyxl writes Decimal as a number; everything else it does not know becomes text; a
+    # str starting with "=" it would write as a formula: neutralised like the CSV's cells
+    if isinstance(value, str):
+        return _text_cell(value)
+    if value is None or isinstance(value, (int, Decimal, dt.date)):
         return value
     return str(value)
 

@@ -460,3 +460,50 @@ def test_tick_all_ticks_the_rows_of_this_page_only_and_keeps_the_filter(sf, mast
     assert sp1.get("/r/sale.quotation?pick=everything").status_code == 400
     set_lang(sf, "sp1", "zh_CN")
     assert "全选" in web("sp1").get("/r/sale.order").get_data(as_text=True)
+
+
+# -- bad input: a message on the field (or a 400 naming a tampered hidden field), never a 500 ------
+
+BIG_ID = "99999999999999999999"
+
+
+def test_bad_ids_dates_and_amounts_are_refused_naming_the_field(sf, master, users, make_order, flow, web):
+    sp1 = web("sp1")
+    customers, orders = count(sf, "sale.customer"), count(sf, "sale.order")
+    # a select of records given a huge or non-numeric id: the field says so (was a 500)
+    for field in ("salesperson_id", "payment_term_id"):
+        for value in (BIG_ID, "abc"):
+            resp = post_form(sp1, "/r/sale.customer/new", customer_form("Acme", **{field: value}),
+                             form_page="/r/sale.customer/new")
+            assert resp.status_code == 200, (field, value)
+            assert "Invalid Choice: could not coerce." in resp.get_data(as_text=True)
+    # a tampered hidden id (contact, order line): 400 naming it
+    resp = post_form(sp1, f"/r/sale.customer/{master.c1}/edit",
+                     customer_form("上海华东贸易有限公司", **{"contacts-0-contact_id": BIG_ID}),
+                     form_page=f"/r/sale.customer/{master.c1}/edit")
+    assert resp.status_code == 400 and "contacts-0-contact_id: not a record id" in resp.get_data(as_text=True)
+    oid = make_order("sp1")
+    product = str(master.product_ids[0])
+    for value in ("abc", "1.5", BIG_ID):
+        resp = post_form(sp1, f"/r/sale.order/{oid}/edit", {
+            "customer_id": str(master.c1), "lines-0-line_id": value, "lines-0-product_id": product,
+            "lines-0-quantity": "1", "lines-0-unit_price": "10"}, form_page=f"/r/sale.order/{oid}/edit")
+        assert resp.status_code == 400 and "lines-0-line_id: not a record id" in resp.get_data(as_text=True)
+    # an order date whose default validity date is past year 9999
+    resp = post_form(sp1, "/r/sale.order/new", {
+        "customer_id": str(master.c1), "date_order": "9999-12-31", "lines-0-product_id": product,
+        "lines-0-quantity": "1", "lines-0-unit_price": "10"}, form_page="/r/sale.order/new")
+    assert resp.status_code == 200 and "too late: no validity date after it" in resp.get_data(as_text=True)
+    assert (count(sf, "sale.customer"), count(sf, "sale.order")) == (customers, orders + 1)
+    # a payment of 1e30 (rounding it raised) and an allocation to a huge invoice id
+    finance = web("finance")
+    payments = count(sf, "sale.payment")
+    data = {"customer_id": str(master.c1), "date": "2026-01-05", "method": "cash",
+            "amount": "1e30", "allocation": "oldest"}
+    resp = post_form(finance, "/sale/payments/new", data, form_page="/sale/payments/new")
+    assert resp.status_code == 200 and "must be less than 10,000,000,000,000,000" in resp.get_data(as_text=True)
+    resp = post_form(finance, "/sale/payments/new", {
+        **data, "amount": "1", "allocation": "manual", "allocations-0-invoice_id": BIG_ID,
+        "allocations-0-amount": "1"}, form_page="/sale/payments/new")
+    assert resp.status_code == 400 and "allocations-0-invoice_id: not a record id" in resp.get_data(as_text=True)
+    assert count(sf, "sale.payment") == payments

@@ -164,3 +164,30 @@ def test_zh_cn_labels(sf, book, web):
     assert "销售报表" in web("manager").get("/sale/dashboard").get_data(as_text=True)  # the menu
     html = web("manager").get("/sale/reports?report=nope").get_data(as_text=True)
     assert "无法生成报表：" in html and "未知报表：nope" in html
+
+
+def test_downloads_neutralise_spreadsheet_formulas(sf, book, master, web):
+    """Customer data written like a formula (``=HYPERLINK(...)``, ``+1``, ``-2``, ``@SUM``) is
+    text in the CSV and Excel downloads, never a formula a spreadsheet would run; amounts (and
+    negative numbers) stay numbers."""
+    evil = '=HYPERLINK("http://evil.example","x")'
+    with sf.transaction() as env:
+        c1, c2 = env.get("sale.customer", master.c1), env.get("sale.customer", master.c2)
+        c1.name, c1.region = evil, "+1+cmd"
+        c2.name, c2.region = "@SUM(A1:A2)", "-2+3"
+    manager = web("manager")
+    text = manager.get(query(book, report="sales-by-customer", format="csv")).data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + evil in cells and "'+1+cmd" in cells and "'@SUM(A1:A2)" in cells and "'-2+3" in cells
+    assert not any(cell[:1] in ("=", "+", "-", "@") for cell in cells)
+    assert rows[-1][-4:-1] == ["800.00", "104.00", "904.00"]  # numbers are not prefixed
+    payload = manager.get(query(book, report="sales-by-customer", format="xlsx")).data
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(payload)).worksheets[0]
+    xcells = [c for row in sheet.iter_rows() for c in row]
+    assert not any(c.data_type == "f" for c in xcells)
+    values = [c.value for c in xcells]
+    assert "'" + evil in values and "'@SUM(A1:A2)" in values and "'-2+3" in values
+    assert D(str(list(sheet.iter_rows(values_only=True))[-1][-2])) == D("904.00")

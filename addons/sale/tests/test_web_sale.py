@@ -107,3 +107,44 @@ def test_escaping_of_customer_names(sf, users, master, web):
         env.get("sale.customer", master.c1).name = "<script>alert('x')</script>"
     html = web("sp1").get(f"/r/sale.customer/{master.c1}").get_data(as_text=True)
     assert "<script>alert" not in html and "&lt;script&gt;alert(" in html
+
+
+def test_aging_refuses_a_bad_date_or_parameter_naming_it(sf, master, flow, web):
+    """The aging date is checked: a typo was silently today's aging, 0001-01-01 a 500."""
+    finance = web("finance")
+    for query, message in (("as_of=garbage", "as_of: not a date (YYYY-MM-DD)"),
+                           ("as_of=0001-01-01", "as_of: out of range"),
+                           ("colour=red", "colour: not a parameter of this page")):
+        resp = finance.get(f"/sale/aging?{query}")
+        assert resp.status_code == 400, query
+        assert message in resp.get_data(as_text=True), query
+    assert finance.get("/sale/aging?as_of=2026-01-31").status_code == 200
+    assert finance.get("/sale/aging?as_of=").status_code == 200  # blank: today
+
+
+def test_api_writes_signed_in_by_the_web_session_need_json_or_the_csrf_token(sf, master, make_order, web):
+    """The JSON API is CSRF-exempt because a browser cannot send JSON cross-site; a bodyless
+    form POST it can: with only the session cookie it copied an order. Now refused (403);
+    JSON requests and requests carrying the session's CSRF token still run."""
+    from sqlalchemy import func, select
+
+    from core.web.testing import csrf_token
+
+    def orders() -> int:
+        with sf.transaction() as env:
+            return env.session.scalar(select(func.count()).select_from(env["sale.order"]))
+
+    sp1 = web("sp1")
+    oid = make_order("sp1")
+    before = orders()
+    resp = sp1.post(f"/api/v1/orders/{oid}/copy", data={},
+                    content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 403 and "X-CSRFToken" in resp.get_json()["error"]["message"]
+    assert sp1.post(f"/api/v1/orders/{oid}/copy", data="", content_type="text/plain").status_code == 403
+    assert orders() == before
+    assert sp1.post(f"/api/v1/orders/{oid}/copy", json=None,
+                    content_type="application/json").status_code == 201
+    token = csrf_token(sp1, "/r/sale.order/new")
+    assert sp1.post(f"/api/v1/orders/{oid}/copy", headers={"X-CSRFToken": token}).status_code == 201
+    assert orders() == before + 2
+    assert sp1.get(f"/api/v1/orders/{oid}").status_code == 200  # reads need nothing more

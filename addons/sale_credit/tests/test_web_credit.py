@@ -267,3 +267,16 @@ def test_review_queue_for_readers_shows_orders_in_review_only(sf, master, users,
         assert f'href="/r/sale.order/{in_review}"' in html, login
         assert f'href="/r/sale.order/{draft}"' not in html, login
         assert '<span class="count">1</span>' in html, login
+
+
+def test_huge_page_numbers_and_limits_are_refused_not_a_500(sf, master, users, web):
+    cm = web("cm")
+    for path in ("/sale/credit/reviews", "/sale/credit/exposure", "/sale/credit/over-limit"):
+        resp = cm.get(f"{path}?page=99999999999999999999")
+        assert resp.status_code == 400, path
+        assert "page must be at most" in resp.get_data(as_text=True)
+    path = f"/sale/credit/customers/{master.c1}/profile"
+    resp = post_form(cm, path, {"credit_grade": "B", "credit_limit": "1e30"}, form_page=path)
+    assert resp.status_code == 200
+    assert re.search(r'has-error">\s*<label for="credit_limit">.*?must be less than',
+                     resp.get_data(as_text=True), re.S)
