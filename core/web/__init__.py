@@ -151,21 +151,20 @@ def init_app(app: Flask, salesflow) -> None:
 
 
 def refuse_nul_input() -> None:
-    """A NUL character in a query or form value is refused (400 naming the field, 422 on the
-    JSON API) before any view runs: PostgreSQL cannot store or even compare it (a 500 with
-    nothing explained), SQLite would store it silently."""
+    """A NUL character in a query or form value of a web page is refused (400 naming the
+    field) before any view runs: PostgreSQL cannot store or even compare it (a 500 with
+    nothing explained), SQLite would store it silently. The JSON API checks its own input
+    (``core.api.refuse_unstorable``, a 422); reading ``request.form`` here would also consume
+    a form-encoded body the API must see, and refuse, as not JSON."""
     from flask import abort, current_app
 
+    if _is_api(current_app, request.blueprint):
+        return
     for source in (request.args, request.form):
         for key, value in source.items(multi=True):
             if "\x00" in key or "\x00" in value:
                 name = key.replace("\x00", "\\x00")[:64]
-                message = "must not contain a NUL character"
-                if _is_api(current_app, request.blueprint):
-                    from core.errors import ValidationError
-
-                    raise ValidationError({name: [message]})
-                abort(400, f"{name}: {message}")
+                abort(400, f"{name}: must not contain a NUL character")
 
 
 def _is_api(app: Flask, name: str | None) -> bool:
