@@ -99,7 +99,8 @@ def test_amended_orders_go_through_every_guard_and_approval_again(sf, svc, make_
         assert (outcome.done, order.state, order.revision) == (True, "approved", 1)
 
 
-def test_amending_a_partly_shipped_order_keeps_its_ledger(sf, master, svc, make_order):
+def _approved_and_partly_shipped(sf, svc, make_order):
+    """An approved order of 10 and 4, with 6 and 4 shipped: ``(order id, line 1, line 2)``."""
     oid = make_order(lines=[(0, "10", None), (1, "4", None)])
     with sf.transaction("sp1") as env:
         svc.order.get_order(env, oid).fire("approve")
@@ -107,6 +108,11 @@ def test_amending_a_partly_shipped_order_keeps_its_ledger(sf, master, svc, make_
         order = svc.order.get_order(env, oid)
         first, second = order.lines
         svc.shipment.record_shipment(env, order, {first.id: D("6"), second.id: D("4")})
+    return oid, first, second
+
+
+def test_amending_a_partly_shipped_order_keeps_its_ledger(sf, master, svc, make_order):
+    oid, first, second = _approved_and_partly_shipped(sf, svc, make_order)
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
         with pytest.raises(ValidationError) as exc:
@@ -179,13 +185,7 @@ def test_last_invoice_of_an_unchanged_line_takes_what_is_left(sf, master, svc, f
 
 
 def test_amending_down_to_what_was_shipped_moves_the_order_on(sf, users, svc, make_order):
-    oid = make_order(lines=[(0, "10", None), (1, "4", None)])
-    with sf.transaction("sp1") as env:
-        svc.order.get_order(env, oid).fire("approve")
-    with sf.transaction("warehouse") as env:
-        order = svc.order.get_order(env, oid)
-        first, second = order.lines
-        svc.shipment.record_shipment(env, order, {first.id: D("6"), second.id: D("4")})
+    oid, first, second = _approved_and_partly_shipped(sf, svc, make_order)
     with sf.transaction("sp1") as env:  # the customer does not want the rest
         order = svc.order.get_order(env, oid)
         svc.order.amend_order(env, order, reason="no more", changes={"lines": [
