@@ -25,6 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from core.api import DATE_MAX, DATE_MIN
 from core.web import Child, Column, Filter, FormView, ListView, Menu, RecordPage, Views
 from core.web.base import error_page, page, render
 from core.workflow.engine import Outcome
@@ -291,10 +292,9 @@ def aging(env):
         as_of = dt.date.fromisoformat(request.args["as_of"]) if request.args.get("as_of") else None
     except ValueError:
         return error_page(400, _("as_of: not a date (YYYY-MM-DD)"))
-    try:
-        rows = receivables_svc.aging(env, as_of=as_of, group_by="customer")
-    except OverflowError:  # its buckets reach before year 1
-        return error_page(400, _("as_of: out of range"))
+    if as_of is not None and not DATE_MIN <= as_of <= DATE_MAX:  # the API's bounds: the
+        return error_page(400, _("as_of: out of range"))        # buckets' arithmetic fits
+    rows = receivables_svc.aging(env, as_of=as_of, group_by="customer")
     totals = receivables_svc.aging_totals(rows) if rows else None
     return render("sale/aging.html", rows=rows, totals=totals, buckets=receivables_svc.BUCKETS,
                   as_of=as_of or env.today(), currency=env.settings("sale")["company_currency"],

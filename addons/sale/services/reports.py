@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
-from core.api import iso_date
+from core.api import iso_date, whole_number
 from core.db import INT_MAX
 from core.errors import ValidationError
 from core.money import round_money
@@ -94,16 +94,12 @@ def _parse_date(name: str, value: str | dt.date) -> dt.date:
         raise ValidationError({name: [str(exc)]}) from None
 
 
-def parse_int(name: str, value: Any, *, minimum: int = 0, maximum: int | None = None) -> int:
+def parse_int(name: str, value: Any, *, minimum: int = 0, maximum: int = INT_MAX) -> int:
+    """``whole_number`` (the database's integer by default) with its refusal on ``name``."""
     try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValidationError({name: [f"{value!r} is not a whole number"]}) from None
-    if maximum is None:  # the database's integer: a bigger number would overflow
-        maximum = INT_MAX
-    if number < minimum or number > maximum:
-        raise ValidationError({name: [f"must be between {minimum} and {maximum}"]})
-    return number
+        return whole_number(str(value).strip(), minimum=minimum, maximum=maximum)
+    except ValueError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 # -- the report as data ----------------------------------------------------------------------
