@@ -474,7 +474,8 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
         return
     sf = env.sf
     audit_rows = []
-    for obj in list(session.new):
+    new = list(session.new)
+    for obj in new:
         record = getattr(obj, "__record__", None)
         if record is None or getattr(obj, "__system__", False):
             continue
@@ -534,12 +535,22 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             raise AccessDenied(f"you may not delete {record}")
         if obj.__audit__:
             audit_rows.append((obj, "delete", None))
-    if audit_rows:
-        session.info.setdefault("audit_pending", []).extend(audit_rows)
-    if len(changed) > 1:  # checked, validated and audited: many of one class go together
+    # checked, validated and audited: many of one class go together, the inserts first (an
+    # update pointing at a new row then need not wait for the unit of work's INSERT)
+    if new:
+        from core.flush import insert_many
+
+        insert_many(session, new, postgresql=sf.dialect == "postgresql")
+    if len(changed) > 1:
         from core.flush import update_many
 
         update_many(session, changed)
+    if audit_rows:
+        if session.new or session.dirty or session.deleted:
+            # the unit of work writes the rest, then after_flush writes every row at once
+            session.info.setdefault("audit_pending", []).extend(audit_rows)
+        else:  # the kernel wrote everything above: no after_flush follows
+            sf.audit.write(env, audit_rows)
 
 
 def _announce_after_commit(env: Env, obj, changes: dict | None) -> None:

@@ -1,12 +1,13 @@
-"""Many records of one class changed in the same columns: one UPDATE for all of them.
+"""The kernel writes what the unit of work would write row by row: many records in one
+statement.
 
-SQLAlchemy's unit of work sends an UPDATE per row whenever the mapper has a version column
-(every salesflow record has one: the optimistic lock and the API's ETag), because it cannot
-tell which row of an ``executemany`` was stale. SQLite's and psycopg's ``executemany`` report
-the sum of the rows matched, which is all a version check needs: if the sum is short, some
-row was changed by another transaction, and the whole flush fails as the ORM's would
-(``StaleDataError``). A batch (a hundred orders approved, shipped, invoiced at once) then
-writes each step in one statement instead of a hundred.
+**Updates.** SQLAlchemy's unit of work sends an UPDATE per row whenever the mapper has a
+version column (every salesflow record has one: the optimistic lock and the API's ETag),
+because it cannot tell which row of an ``executemany`` was stale. SQLite's and psycopg's
+``executemany`` report the sum of the rows matched, which is all a version check needs: if
+the sum is short, some row was changed by another transaction, and the whole flush fails as
+the ORM's would (``StaleDataError``). A batch (a hundred orders approved, shipped, invoiced at
+once) then writes each step in one statement instead of a hundred.
 
 ``update_many`` runs at the end of the kernel's ``before_flush`` (after the access checks,
 validation and audit have seen every change) and writes, per class and set of changed
@@ -15,8 +16,17 @@ columns (no relationship change, no SQL expression, no key or bookkeeping column
 foreign key to a table the same flush inserts into) of a table whose only ``onupdate`` is
 ``updated_at``. Their new values, version and ``updated_at`` are then marked as loaded, so
 the unit of work finds nothing left to write for them; everything else is flushed by the
-ORM as usual. Mapper-level ``before_update``/``after_update`` events do not fire for the
-rows written here: salesflow's extension points are its hooks, which all ran before.
+ORM as usual.
+
+**Inserts.** ``insert_many`` runs just before it: new records go in with one executemany
+INSERT per class, parents before children (the tables' foreign-key order), and become
+persistent as after the ORM's own INSERT. The unit of work's bookkeeping per new object
+(dependency sorting, cascades, history, post-fetch) was about a third of creating a batch
+of orders. What it cannot do as the ORM would (see ``_insert_plan`` and ``_insertable``) it
+leaves to the ORM.
+
+Mapper-level events (``before_insert``, ``after_update``...) do not fire for the rows
+written here: salesflow's extension points are its hooks, which all ran before.
 """
 
 from __future__ import annotations
@@ -133,4 +143,199 @@ def _statement(mapper, keys: tuple[str, ...]):
             .where(table.c.id == bindparam("w_id", type_=table.c.id.type),
                    table.c.version == bindparam("w_version", type_=table.c.version.type))
             .values(values))
+    return statement
+
+
+# -- inserts ---------------------------------------------------------------------------------
+
+_INSERT_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# (table) -> {(keys, returning id): INSERT statement}
+_INSERTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# (metadata) -> {table: position in dependency order}
+_TABLE_ORDER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_STAMPS = frozenset({"created_at", "updated_at"})
+#: on PostgreSQL, this many new rows of one class or more take their ids from one ``nextval``
+#: SELECT first; fewer go in with one ``INSERT .. RETURNING`` (one statement, not two)
+PG_RESERVE_FROM = 100
+
+
+class _InsertPlan:
+    """How the kernel inserts new records of one mapper (see ``insert_many``)."""
+
+    __slots__ = ("columns", "defaults", "server_only", "to_one", "to_many")
+
+    def __init__(self, columns, defaults, server_only, to_one, to_many) -> None:
+        self.columns: dict[str, Any] = columns  # key -> column, without id and sentinels
+        self.defaults: dict[str, Any] = defaults  # key -> ColumnDefault (scalar or callable)
+        self.server_only: frozenset[str] = server_only  # a server default and no Python one
+        #: (relationship key, ((target key, local key), ...), has a reverse collection)
+        self.to_one: tuple[tuple[str, tuple[tuple[str, str], ...], bool], ...] = to_one
+        #: (relationship key, ((local key, child key), ...))
+        self.to_many: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = to_many
+
+
+def _insert_plan(mapper) -> _InsertPlan | None:
+    """The mapper's plan, or None when its records must go through the ORM (see
+    ``_plain_columns``; also: a primary key other than ``id``, a many-to-many or post-update
+    relationship, a default the database computes from SQL)."""
+    if mapper in _INSERT_PLANS:
+        return _INSERT_PLANS[mapper]
+    plan = None
+    plain = _plain_columns(mapper)
+    table = mapper.local_table
+    if plain is not None and [c.key for c in table.primary_key] == ["id"]:
+        columns, defaults, server_only = {}, {}, set()
+        ok = True
+        for key, column in plain.items():
+            if key == "id" or getattr(column, "_insert_sentinel", False):
+                continue
+            columns[key] = column
+            default = column.default
+            if default is not None and not (default.is_scalar or default.is_callable):
+                ok = False  # a sequence or a SQL expression: the ORM knows how
+            elif default is not None:
+                defaults[key] = default
+            elif column.server_default is not None:
+                server_only.add(key)
+        to_one, to_many = [], []
+        for rel in mapper.relationships:
+            if rel.viewonly:
+                continue
+            if rel.secondary is not None or rel.post_update or rel.direction.name == "MANYTOMANY":
+                ok = False
+                break
+            pairs = []
+            for one_side, many_side in rel.synchronize_pairs:
+                if rel.direction.name == "MANYTOONE":
+                    pairs.append((rel.mapper.get_property_by_column(one_side).key,
+                                  mapper.get_property_by_column(many_side).key))
+                else:
+                    pairs.append((mapper.get_property_by_column(one_side).key,
+                                  rel.mapper.get_property_by_column(many_side).key))
+            if rel.direction.name == "MANYTOONE":
+                to_one.append((rel.key, tuple(pairs), bool(rel._reverse_property)))
+            else:
+                to_many.append((rel.key, tuple(pairs)))
+        if ok:
+            plan = _InsertPlan(columns, defaults, frozenset(server_only), tuple(to_one),
+                               tuple(to_many))
+    _INSERT_PLANS[mapper] = plan
+    return plan
+
+
+def insert_many(session: Session, new: list, *, postgresql: bool) -> None:
+    """Insert the new records of ``new`` (the session's pending ones, from the kernel's
+    ``before_flush``, after the access checks, validation and audit collection saw them) that
+    can go together: one executemany INSERT per class, parents before children, and make
+    them persistent as the unit of work would; leave the rest to it.
+
+    A new record goes through here when it points only at persisted records or at records
+    inserted here (a many-to-one to a pending record the ORM must write, or to a persisted
+    record whose collection would then be processed, stays with the ORM). The ids come back
+    from ``INSERT .. RETURNING`` (in the rows' order: on SQLite through the table's insert
+    sentinel); on PostgreSQL a large group takes them from one ``nextval`` SELECT first and
+    goes in as one pipelined executemany. Mapper-level ``before_insert``/``after_insert``
+events do not fire, as for ``update_many``."""
+    groups: dict[type, list] = {}
+    for obj in new:
+        if getattr(type(obj), "__record__", None):
+            groups.setdefault(type(obj), []).append(obj)
+    if not groups:
+        return
+    plans = {cls: _insert_plan(inspect(cls)) for cls in groups}
+    order = _table_order(next(iter(groups)).__table__.metadata)
+    done: set[int] = set()  # id() of the records inserted here
+    now = dt.datetime.now(dt.UTC)
+    for cls in sorted(groups, key=lambda c: order.get(c.__table__, 0)):
+        plan = plans[cls]
+        if plan is None:
+            continue
+        ready = [obj for obj in groups[cls] if _insertable(obj, plan, done)]
+        if not ready:
+            continue
+        _insert(session, cls.__table__, plan, ready, now, postgresql)
+        done.update(id(obj) for obj in ready)
+
+
+def _table_order(metadata) -> dict:
+    order = _TABLE_ORDER.get(metadata)
+    if order is None:
+        order = _TABLE_ORDER[metadata] = {t: i for i, t in enumerate(metadata.sorted_tables)}
+    return order
+
+
+def _insertable(obj, plan: _InsertPlan, done: set[int]) -> bool:
+    values = attributes.instance_dict(obj)
+    if any(key not in values for key in plan.server_only):
+        return False  # the database fills it: the ORM reads it back
+    for key, _pairs, has_reverse in plan.to_one:
+        target = values.get(key)
+        if target is None or id(target) in done:
+            continue
+        if has_reverse or attributes.instance_state(target).key is None:
+            return False
+    return not any(isinstance(v, ClauseElement) or hasattr(v, "__clause_element__")
+                   for k, v in values.items() if k in plan.columns)
+
+
+def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, postgresql: bool) -> None:
+    states = [attributes.instance_state(obj) for obj in objs]
+    keys = tuple(plan.columns[key].key for key in plan.columns)  # the statement's names
+    rows = []
+    for state in states:
+        values = state.dict
+        for rel_key, pairs, _reverse in plan.to_one:  # the foreign keys of inserted parents
+            target = values.get(rel_key)
+            if target is not None:
+                target_values = attributes.instance_dict(target)
+                for target_key, local_key in pairs:
+                    values[local_key] = target_values[target_key]
+        for key in _STAMPS:
+            if values.get(key) is None:
+                values[key] = now
+        values["version"] = 1
+        for key, default in plan.defaults.items():
+            if key not in values:
+                values[key] = default.arg if default.is_scalar else default.arg(None)
+        rows.append({column.key: values.setdefault(key, None)
+                     for key, column in plan.columns.items()})
+    with_ids = all(state.dict.get("id") is not None for state in states)
+    conn = session.connection()
+    if not with_ids and postgresql and len(states) >= PG_RESERVE_FROM:
+        # the ids first, then no RETURNING: a pipelined executemany, where psycopg would parse
+        # a huge multi-row INSERT .. RETURNING anew for each batch size
+        from sqlalchemy import func, select
+
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        ids = conn.execute(select(func.nextval(sequence)).select_from(
+            func.generate_series(1, len(states)))).scalars().all()
+        for state, ident in zip(states, ids, strict=True):
+            state.dict["id"] = ident
+        with_ids = True
+    if with_ids:
+        for state, row in zip(states, rows, strict=True):
+            row["id"] = state.dict["id"]
+        conn.execute(_insert_statement(table, keys + ("id",), False), rows)
+    else:
+        ids = conn.execute(_insert_statement(table, keys, True), rows).scalars().all()
+        for state, ident in zip(states, ids, strict=True):
+            state.dict["id"] = ident
+    session._register_persistent(set(states))  # what the unit of work does after its INSERTs
+    for state in states:  # children still pending get their parent's id now
+        for rel_key, pairs in plan.to_many:
+            for child in state.dict.get(rel_key) or ():
+                child_state = attributes.instance_state(child)
+                if child_state.key is None:
+                    for local_key, child_key in pairs:
+                        child_state.dict[child_key] = state.dict[local_key]
+
+
+def _insert_statement(table: Table, keys: tuple[str, ...], returning: bool):
+    by_keys = _INSERTS.setdefault(table, {})
+    statement = by_keys.get((keys, returning))
+    if statement is None:
+        statement = table.insert()
+        if returning:
+            statement = statement.returning(table.c.id, sort_by_parameter_order=True)
+        by_keys[(keys, returning)] = statement
     return statement

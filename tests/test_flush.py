@@ -137,3 +137,92 @@ def test_a_refused_record_stops_the_batch_before_any_write(make_sf, new_doc, cou
             env.session.flush()
     assert _updates(seen.statements) == []
     assert [row[2] for row in _rows(sf, ids).values()] == [None, None, None]
+
+
+# -- inserts ------------------------------------------------------------------------------------
+
+
+def _inserts(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith("INSERT INTO KT_DOC")]
+
+
+def test_many_new_records_are_inserted_by_one_insert_and_audited(make_sf, count_queries):
+    """Three new documents in one flush: one INSERT, each gets its id, state, defaults and
+    version without another SELECT, each creation is audited with its values."""
+    sf = make_sf(KT)
+    with sf.transaction() as env, count_queries(sf.engine) as seen:
+        docs = [env["kt.doc"](name=f"new{i}", note="n") for i in range(3)]
+        docs[2].amount = Decimal("7.25")
+        env.session.add_all(docs)
+        env.session.flush()
+        assert len(_inserts(seen.statements)) == 1
+        before = seen.value
+        assert all(d.id for d in docs) and len({d.id for d in docs}) == 3
+        assert [(d.state, d.amount, d.version) for d in docs] == [
+            ("draft", Decimal("0"), 1), ("draft", Decimal("0"), 1), ("draft", Decimal("7.25"), 1)]
+        assert all(d.created_at is not None and d.updated_at is not None for d in docs)
+        assert seen.value == before  # all of it known without reading it back
+        assert not env.session.new and not any(env.session.is_modified(d) for d in docs)
+        assert env.get("kt.doc", docs[0].id) is docs[0]  # in the identity map
+        ids = [d.id for d in docs]
+    rows = _rows(sf, ids)
+    assert [(rows[i][0], Decimal(str(rows[i][1])), rows[i][3]) for i in ids] == [
+        ("new0", Decimal("0"), 1), ("new1", Decimal("0"), 1), ("new2", Decimal("7.25"), 1)]
+    with sf.transaction() as env:
+        history = sf.audit.history(env, "kt.doc", ids[2])
+        assert [h["action"] for h in history] == ["create"]
+        assert history[0]["changes"]["name"] == [None, "new2"]
+        assert history[0]["changes"]["amount"] == [None, "7.25"]
+
+
+def test_inserted_records_change_later_like_any_other(make_sf):
+    """After the kernel's INSERT the records are ordinary persistent ones: a change is one
+    UPDATE with the version check, audited as a write."""
+    sf = make_sf(KT)
+    with sf.transaction() as env:
+        docs = [env.create("kt.doc", name=f"d{i}") for i in range(2)]  # flushed one by one
+        more = [env["kt.doc"](name=f"m{i}") for i in range(2)]
+        env.session.add_all(more)
+        env.session.flush()
+        for doc in more:
+            doc.note = "changed"
+        env.session.flush()
+        assert [d.version for d in more] == [2, 2]
+        ids = [d.id for d in docs + more]
+    rows = _rows(sf, ids)
+    assert [rows[i][2:] for i in ids] == [(None, 1), (None, 1), ("changed", 2), ("changed", 2)]
+    with sf.transaction() as env:
+        assert [h["action"] for h in sf.audit.history(env, "kt.doc", ids[3])] == ["create", "write"]
+
+
+def test_a_refused_new_record_stops_the_insert_before_any_row(make_sf, count_queries):
+    sf = make_sf(KT)
+    with pytest.raises(ValidationError, match="must not be negative"):
+        with sf.transaction() as env, count_queries(sf.engine) as seen:
+            env.session.add_all([env["kt.doc"](name="ok", amount=Decimal("1")),
+                                 env["kt.doc"](name="bad", amount=Decimal("-1"))])
+            env.session.flush()
+    assert _inserts(seen.statements) == []
+    with sf.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM kt_doc")).scalar() == 0
+
+
+def test_a_savepoint_rolled_back_takes_the_inserted_records_out(make_sf):
+    """Inserted in a savepoint that is rolled back: the rows are gone and the records are no
+    longer in the session (as with the ORM's own INSERT); the transaction goes on."""
+    sf = make_sf(KT)
+    with sf.transaction() as env:
+        kept = env.create("kt.doc", name="kept")
+        with pytest.raises(RuntimeError), env.atomic():
+            docs = [env["kt.doc"](name=f"gone{i}") for i in range(3)]
+            env.session.add_all(docs)
+            env.session.flush()
+            assert all(d.id for d in docs)
+            raise RuntimeError("changed my mind")
+        assert all(d not in env.session for d in docs)
+        again = [env["kt.doc"](name=f"again{i}") for i in range(2)]
+        env.session.add_all(again)
+    with sf.engine.connect() as conn:
+        names = sorted(conn.execute(text("SELECT name FROM kt_doc")).scalars())
+    assert names == ["again0", "again1", "kept"]
+    assert kept.id is not None

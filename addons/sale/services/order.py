@@ -156,12 +156,10 @@ def _new_orders(env, specs: list[dict], known: dict, errors: dict) -> list:
             found.setdefault(unknown, []).append("unknown field")
         if own is _UNKNOWN and not spec.get("salesperson_id"):
             own = _own_salesperson_id(env)
-        order = _new_order(env, found, known=known, own_salesperson=own, reserve=False,
+        order = _new_order(env, found, known=known, own_salesperson=own,
                            **{k: v for k, v in spec.items() if k in _ORDER_KEYS})
         errors.update((f"{i}.{key}", messages) for key, messages in found.items())
         orders.append(order)
-    if not errors:  # the ids of every order's lines in one SELECT (PostgreSQL), not one per order
-        reserve_ids(env, [line for order in orders for line in order.lines])
     return orders
 
 
@@ -170,7 +168,7 @@ _UNKNOWN = object()
 
 def _new_order(env, errors: dict, *, customer_id=None, lines=None, date_order=None, validity_date=None,
                payment_term_id=None, note=None, salesperson_id=None, known=None,
-               own_salesperson=_UNKNOWN, reserve=True):
+               own_salesperson=_UNKNOWN):
     """A checked draft order with its lines and totals, not numbered nor added to the session
     (None when ``errors`` were found). ``known``: records read beforehand, by record and id."""
     known = known or {}
@@ -207,7 +205,8 @@ def _new_order(env, errors: dict, *, customer_id=None, lines=None, date_order=No
     plan = _plan_lines(env, order, lines, errors, existing={})
     if errors:
         return None
-    order.lines = _apply_lines(env, plan, reserve=reserve)
+    # a new order and its new lines are inserted by the kernel at the flush, ids included
+    order.lines = _apply_lines(env, plan, reserve=False)
     with env.session.no_autoflush:  # not flushed before the caller numbers it
         env.session.add(order)
         order.compute_amounts()
@@ -726,7 +725,7 @@ def _products_statement(env):
 
 def _apply_lines(env, plan: list, *, reserve: bool = True) -> list:
     """Carry out a ``_plan_lines`` plan; returns the order's new list of lines (``reserve``:
-    their ids now, unless the caller reserves them for many orders at once)."""
+    their ids now, for the lines the ORM inserts into an existing order)."""
     if reserve:
         reserve_ids(env, [line for line, values in plan if values is None])
     lines = []

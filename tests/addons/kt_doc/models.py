@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Numeric, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel
 
 from core.registry import model
 
@@ -17,6 +17,8 @@ class KtDoc:
     #: once done, a document is posted: only the note may still change
     __posted_states__ = ("done",)
     __mutable_when_posted__ = frozenset({"note"})
+    #: many new documents go in one multi-row INSERT on SQLite too (``core.flush``)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     name: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
