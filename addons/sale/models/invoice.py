@@ -74,6 +74,12 @@ class Invoice:
     def is_credit_note(self) -> bool:
         return self.kind == "credit_note"
 
+    def company_currency(self) -> str:
+        """The currency of ``amount_total_company`` (pages show it next to the amount)."""
+        from ..services.masterdata import company_currency
+
+        return company_currency(self.env)
+
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         if self.kind not in KINDS:

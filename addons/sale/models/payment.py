@@ -53,6 +53,12 @@ class Payment:
         back_populates="payment", order_by="PaymentAllocation.id"
     )
 
+    def company_currency(self) -> str:
+        """The currency of ``amount_company`` (pages show it next to the amount)."""
+        from ..services.masterdata import company_currency
+
+        return company_currency(self.env)
+
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         if self.method not in METHODS:

@@ -275,3 +275,74 @@ def test_company_currency_documents_are_unchanged(sf, master, flow, acc):
         assert env.session.scalar(select(func.count()).select_from(Line)
                                   .where(Line.currency.is_not(None))) == 0
         assert _exchange_lines(env, acc) == []
+
+
+def test_receivable_account_equals_the_aging_in_yuan_on_every_date(sf, master, book, acc, flow,
+                                                                   usd):
+    """A mixed history (CNY and USD invoices, partial and over-payments, a prepayment, a
+    credit note, credit applied later): on each date the receivable account's balance in the
+    trial balance up to that date is the aging's balance in the company currency."""
+    cny = flow.invoice(flow.order(), date=JAN10)  # 226.00
+    a = book.invoice(JAN10)  # 113.00 at 7.10 = 802.30
+    b = book.invoice(JAN10, qty="2")  # 226.00 at 7.10 = 1604.60
+    book.pay("50.00", FEB5, a)
+    flow.pay(master.c1, "300.00", date=FEB5)  # CNY: 74.00 of credit
+    book.pay("300.00", FEB5, b, allocated="226.00")  # 74.00 dollars of credit at 7.20
+    c = book.invoice(MAR2, qty="3")  # 339.00 at 7.00 = 2373.00
+    with sf.transaction("finance") as env:
+        acc.invoice.create_credit_note(env, a, reason="price", date=MAR2, lines=[
+            {"invoice_line_id": env.get("sale.invoice", a).lines[0].id, "amount": "20.00"}])
+    with sf.transaction("finance") as env:
+        acc.payment.apply_customer_credit(env, usd, c, date=MAR5)
+    book.pay("40.00", MAR5, a)
+    del cny
+    dates = [JAN10, dt.date(2026, 1, 31), FEB5, dt.date(2026, 2, 28), MAR2, MAR5,
+             dt.date(2026, 12, 31)]
+    with sf.transaction("finance") as env:
+        for date in dates:
+            (total,) = acc.receivables.aging(env, as_of=date, group_by=None)
+            assert _account(env, acc, "1122", date) == total["balance"], date
+            rows = acc.receivables.aging(env, as_of=date, group_by="customer")
+            assert sum(r["balance"] for r in rows) == total["balance"]
+            usd_balance = acc.receivables.balance(env, usd, date)
+            assert usd_balance == next((r["balance"] for r in rows if r["customer_id"] == usd), 0)
+            assert acc.journal.trial_balance(env, date_to=date)["balanced"]
+        (end,) = acc.receivables.aging(env, as_of=MAR5, group_by=None)
+        # c: 339.00 - 74.00 = 265.00 dollars open = 2373.00 - 518.00; a: 113 - 50 - 22.60 - 40
+        # = 0.40 dollars = 802.30 - 355.00 - 160.46 - 284.00 = 2.84; CNY credit 74.00
+        assert (end["total"], end["credit"]) == (D("1857.84"), D("74.00"))
+        items = acc.receivables.open_items(env, usd, MAR5)
+        assert [(i["id"], i["currency"], i["open"], i["open_company"]) for i in items["items"]] == [
+            (a, "USD", D("0.40"), D("2.84")), (c, "USD", D("265.00"), D("1855.00"))]
+        assert (items["currency"], items["balance"]) == ("CNY", D("1857.84"))
+        statement = acc.receivables.customer_statement(env, usd, dt.date(2026, 1, 1), MAR5)
+        assert statement["currency"] == "USD"
+        assert statement["closing_balance"] == acc.receivables.balance(env, usd, MAR5, "USD") == (
+            D("265.40"))
+
+
+def test_api_and_pages_show_rates_and_company_amounts(sf, book, api, web, usd):
+    iid = book.invoice(JAN10)
+    pid = book.pay("120.00", FEB5, iid, allocated="113.00")
+    r = api.client.get(f"/api/v1/invoices/{iid}", headers=api.h("finance"))
+    assert r.status_code == 200
+    body = r.get_json()
+    assert (body["currency"], body["currency_rate"], body["amount_total_company"]) == (
+        "USD", "7.100000", "802.30")
+    body = api.client.get(f"/api/v1/payments/{pid}", headers=api.h("finance")).get_json()
+    assert (body["currency_rate"], body["amount_company"]) == ("7.200000", "864.00")
+    assert [(a["amount_company"], a["source_amount_company"]) for a in body["allocations"]] == [
+        ("802.30", "813.60")]
+    # read-only: not accepted on input
+    r = api.client.post("/api/v1/payments", headers=api.h("finance"), json={
+        "customer_id": usd, "amount": "10.00", "method": "cash", "date": "2026-02-05",
+        "currency_rate": "1"})
+    assert r.status_code == 422 and "currency_rate" in r.get_json()["error"]["fields"]
+    aging = api.client.get("/api/v1/receivables/aging?as_of=2026-02-05&group_by=total",
+                           headers=api.h("finance")).get_json()
+    assert (aging["currency"], aging["totals"]["balance"]) == ("CNY", "-50.40")
+    statement = api.client.get(f"/api/v1/customers/{usd}/statement?date_from=2026-01-01"
+                               "&date_to=2026-02-05", headers=api.h("finance")).get_json()
+    assert (statement["currency"], statement["closing_balance"]) == ("USD", "-7.00")
+    page = web("finance").get(f"/r/sale.invoice/{iid}").get_data(as_text=True)
+    assert "802.30" in page and "7.1" in page
