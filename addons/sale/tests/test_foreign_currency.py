@@ -346,3 +346,25 @@ def test_api_and_pages_show_rates_and_company_amounts(sf, book, api, web, usd):
     assert (statement["currency"], statement["closing_balance"]) == ("USD", "-7.00")
     page = web("finance").get(f"/r/sale.invoice/{iid}").get_data(as_text=True)
     assert "802.30" in page and "7.1" in page
+
+
+def test_a_prepayment_realises_its_difference_on_the_invoices_date(sf, book, acc):
+    """A payment dated before the invoice it is allocated to is credit until the invoice's
+    date: its exchange difference is booked then, so 1122 equals the aging in between too."""
+    iid = book.invoice(MAR2)  # 113.00 at 7.00 = 791.00
+    pid = book.pay("113.00", FEB5, iid)  # dated before the invoice, at 7.20 = 813.60
+    with sf.transaction("finance") as env:
+        (a,) = env.get("sale.payment", pid).allocations
+        assert (a.date, a.amount_company, a.source_amount_company) == (MAR2, D("791.00"),
+                                                                       D("813.60"))
+        Entry = env["sale.journal.entry"]
+        entries = env.search("sale.journal.entry", Entry.source_record == "sale.payment",
+                             Entry.source_id == pid)
+        assert [(e.date, [(ln.account.code, ln.debit, ln.credit) for ln in e.lines])
+                for e in entries] == [
+            (FEB5, [("1002", D("813.60"), 0), ("1122", 0, D("813.60"))]),
+            (MAR2, [("1122", D("22.60"), 0), ("660302", 0, D("22.60"))])]
+        for date in (FEB5, dt.date(2026, 3, 1), MAR2):
+            (total,) = acc.receivables.aging(env, as_of=date, group_by=None)
+            assert _account(env, acc, "1122", date) == total["balance"], date
+        assert _account(env, acc, "1122") == 0
