@@ -114,7 +114,8 @@ def bulk_invoices(sf: Salesflow, customer_id: int, product_id: int, tax_id: int,
                 "customer_id": customer_id, "date": start + dt.timedelta(days=k % 10),
                 "due_date": start + dt.timedelta(days=k % 10 + 30), "currency": "CNY",
                 "amount_untaxed": Decimal("10000.00"), "amount_tax": Decimal("1300.00"),
-                "amount_total": total, "amount_residual": total, "payment_status": "none",
+                "amount_total": total, "amount_total_company": total, "amount_residual": total,
+                "payment_status": "none",
                 "created_at": now, "updated_at": now, "version": 1,
             } for k in range(base, min(invoices, base + CHUNK))]
             conn.execute(insert(Invoice), rows)

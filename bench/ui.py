@@ -232,6 +232,7 @@ def bulk_orders(sf: Salesflow, master: Master, count: int, seed: int,
                         "payment_term_id": order["payment_term_id"], "currency": "CNY",
                         "amount_untaxed": order["amount_untaxed"], "amount_tax": order["amount_tax"],
                         "amount_total": order["amount_total"],
+                        "amount_total_company": order["amount_total"],
                         "amount_residual": order["amount_total"] - part,
                         "payment_status": "paid" if paid else ("partial" if part else "none"),
                         **stamp})
@@ -254,8 +255,10 @@ def bulk_orders(sf: Salesflow, master: Master, count: int, seed: int,
                 payments.append({
                     "number": f"PAY/U/{inv_ids[inv['number']]:07d}", "state": "posted",
                     "customer_id": inv["customer_id"], "method": "bank_transfer", "date": pay_date,
-                    "amount": amount, "currency": "CNY", "amount_unallocated": Decimal(0), **stamp})
+                    "amount": amount, "amount_company": amount, "currency": "CNY",
+                    "amount_unallocated": Decimal(0), **stamp})
                 allocations.append({"invoice_id": inv_ids[inv["number"]], "amount": amount,
+                                    "amount_company": amount, "source_amount_company": amount,
                                     "date": pay_date, "discount": Decimal(0), **stamp})
             if payments:
                 conn.execute(insert(tables["sale.payment"]), payments)

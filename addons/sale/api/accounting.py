@@ -17,6 +17,7 @@ from core.errors import ValidationError
 
 from ..services import journal as journal_svc
 from ..services import receivables as svc
+from ..services.masterdata import company_currency
 from . import bp
 from .masterdata import DecimalField, as_date, as_int
 
@@ -59,6 +60,7 @@ AgingTotalsSchema = Schema.from_dict(dict(BUCKET_FIELDS), name="AgingTotalsSchem
 
 class AgingSchema(Schema):
     as_of = fields.Date()
+    currency = fields.String(metadata={"description": "the company currency: every amount is in it"})
     group_by = fields.String(allow_none=True)
     buckets = fields.List(fields.String())
     rows = fields.List(fields.Nested(AgingRowSchema))
@@ -80,8 +82,8 @@ def acc_aging(env):
     rows = svc.aging(env, as_of, None if group_by == "total" else group_by,
                      customer_id=_int_arg(args, "customer_id"),
                      salesperson_id=_int_arg(args, "salesperson_id"))
-    return {"as_of": as_of, "group_by": group_by, "buckets": list(svc.BUCKETS), "rows": rows,
-            "totals": svc.aging_totals(rows)}
+    return {"as_of": as_of, "currency": company_currency(env), "group_by": group_by,
+            "buckets": list(svc.BUCKETS), "rows": rows, "totals": svc.aging_totals(rows)}
 
 
 # -- open items and statements ----------------------------------------------------------------
@@ -93,8 +95,11 @@ class OpenItemSchema(Schema):
     number = fields.String(allow_none=True)
     date = fields.Date()
     due_date = fields.Date()
-    amount = DecimalField()
-    open = DecimalField()
+    currency = fields.String()
+    amount = DecimalField(metadata={"description": "in the document's currency"})
+    open = DecimalField(metadata={"description": "in the document's currency"})
+    amount_company = DecimalField(metadata={"description": "in the company currency"})
+    open_company = DecimalField(metadata={"description": "in the company currency"})
     days_overdue = fields.Integer()
     bucket = fields.String()
 
@@ -104,8 +109,11 @@ class CreditItemSchema(Schema):
     id = fields.Integer()
     number = fields.String(allow_none=True)
     date = fields.Date()
-    amount = DecimalField()
+    currency = fields.String()
+    amount = DecimalField(metadata={"description": "in the document's currency"})
     open = DecimalField(metadata={"description": "credit not used yet"})
+    amount_company = DecimalField(metadata={"description": "in the company currency"})
+    open_company = DecimalField(metadata={"description": "credit not used yet, company currency"})
 
 
 class OpenItemsSchema(Schema):
@@ -115,6 +123,7 @@ class OpenItemsSchema(Schema):
     as_of = fields.Date()
     items = fields.List(fields.Nested(OpenItemSchema))
     credits = fields.List(fields.Nested(CreditItemSchema))
+    currency = fields.String(metadata={"description": "of total, credit and balance: the company's"})
     total = DecimalField()
     credit = DecimalField()
     balance = DecimalField()
@@ -146,6 +155,7 @@ class StatementSchema(Schema):
     customer_name = fields.String()
     date_from = fields.Date()
     date_to = fields.Date()
+    currency = fields.String(metadata={"description": "the statement's: its documents' currency"})
     opening_balance = DecimalField()
     movements = fields.List(fields.Nested(MovementSchema))
     debit = DecimalField()
@@ -155,12 +165,16 @@ class StatementSchema(Schema):
 
 @bp.endpoint("/customers/<int:customer_id>/statement", tag="receivables", response=StatementSchema,
              summary="Customer statement: opening balance, movements, closing balance",
-             query={"date_from": "YYYY-MM-DD (required)", "date_to": "YYYY-MM-DD (default today)"})
+             query={"date_from": "YYYY-MM-DD (required)", "date_to": "YYYY-MM-DD (default today)",
+                    "currency": "the documents' currency (default the customer's)"})
 def acc_statement(env, customer_id):
-    args = _args({"date_from", "date_to"})
+    args = _args({"date_from", "date_to", "currency"})
     date_from = as_date("date_from", args.get("date_from"))
     date_to = _date_arg(args, "date_to", env.today())
-    return svc.customer_statement(env, customer_id, date_from, date_to)
+    currency = args.get("currency") or None
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise ValidationError({"currency": ["a three-letter currency code"]})
+    return svc.customer_statement(env, customer_id, date_from, date_to, currency)
 
 
 # -- journal ---------------------------------------------------------------------------------
@@ -182,6 +196,10 @@ class JournalLineSchema(Schema):
     debit = DecimalField()
     credit = DecimalField()
     label = fields.String()
+    currency = fields.String(allow_none=True, metadata={
+        "description": "the document's currency on a foreign document's lines, else null"})
+    amount_currency = DecimalField(allow_none=True, metadata={
+        "description": "the line in that currency, signed: debit positive, credit negative"})
 
 
 class JournalEntryListSchema(Schema):

@@ -57,6 +57,10 @@ class InvoiceListSchema(Schema):
     amount_tax = DecimalField()
     amount_total = DecimalField()
     amount_residual = DecimalField(metadata={"description": "still open (credit notes: unused)"})
+    currency_rate = DecimalField(metadata={
+        "description": "company-currency units per unit of currency, fixed at posting (read-only)"})
+    amount_total_company = DecimalField(metadata={
+        "description": "amount_total in the company currency at currency_rate (read-only)"})
     payment_status = fields.String()
     journal_entry_id = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)

@@ -31,6 +31,11 @@ class AllocationOutSchema(Schema):
     payment_id = fields.Integer(allow_none=True)
     credit_note_id = fields.Integer(allow_none=True)
     amount = DecimalField()
+    discount = DecimalField(metadata={"description": "settled on top of amount without money"})
+    amount_company = DecimalField(metadata={
+        "description": "the receivable cleared on the invoice, company currency (read-only)"})
+    source_amount_company = DecimalField(metadata={
+        "description": "what it used of the payment or credit note, company currency (read-only)"})
     date = fields.Date()
 
 
@@ -43,6 +48,10 @@ class PaymentListSchema(Schema):
     date = fields.Date()
     amount = DecimalField()
     currency = fields.String()
+    currency_rate = DecimalField(metadata={
+        "description": "company-currency units per unit of currency on the date (read-only)"})
+    amount_company = DecimalField(metadata={
+        "description": "amount in the company currency at currency_rate (read-only)"})
     reference = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
     amount_unallocated = DecimalField(metadata={"description": "customer credit left"})

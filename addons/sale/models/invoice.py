@@ -49,6 +49,12 @@ class Invoice:
     amount_untaxed: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     amount_tax: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     amount_total: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    #: company-currency units per unit of ``currency``, fixed at posting (1 in the company
+    #: currency): the invoice date's rate, a credit note the rate of the invoice it corrects
+    currency_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("1"), server_default="1")
+    #: ``amount_total`` in the company currency at ``currency_rate``, fixed at posting: what the
+    #: invoice debits (a credit note credits) on the receivable account
+    amount_total_company: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     #: what is still to be paid (0 when paid); on a credit note: the credit not used yet
     amount_residual: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     payment_status: Mapped[str] = mapped_column(String(10), default="none")  # none, partial, paid
@@ -68,16 +74,25 @@ class Invoice:
     def is_credit_note(self) -> bool:
         return self.kind == "credit_note"
 
+    def company_currency(self) -> str:
+        """The currency of ``amount_total_company`` (pages show it next to the amount)."""
+        from ..services.masterdata import company_currency
+
+        return company_currency(self.env)
+
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         if self.kind not in KINDS:
             errors["kind"] = [f"must be one of {', '.join(KINDS)}"]
         if self.kind == "credit_note" and self.reversed_invoice_id is None:
             errors["reversed_invoice_id"] = ["a credit note names the invoice it reverses"]
-        for name in ("amount_untaxed", "amount_tax", "amount_total", "amount_residual"):
+        for name in ("amount_untaxed", "amount_tax", "amount_total", "amount_residual",
+                     "amount_total_company"):
             value = getattr(self, name)
             if value is not None and Decimal(value) < 0:
                 errors[name] = ["must not be negative"]
+        if self.currency_rate is not None and Decimal(self.currency_rate) <= 0:
+            errors["currency_rate"] = ["must be greater than 0"]
         booked = inspect(self).attrs.journal_entry_id.history.deleted
         if booked and booked[0] is not None:
             errors["journal_entry_id"] = ["an invoice's journal entry is booked once; correct it "

@@ -70,6 +70,12 @@ class JournalLine:
     debit: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     credit: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     label: Mapped[str] = mapped_column(String(200), default="")
+    #: the document's currency, on the lines of a document in another currency than the
+    #: company's (None: a company-currency line)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    #: the line in ``currency``, signed: debit positive, credit negative (0 on an exchange
+    #: difference: it exists only in the company currency)
+    amount_currency: Mapped[Decimal | None] = mapped_column(Money)
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
     account: Mapped[Account] = relationship()
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relations
 
 from core.registry import model
 
-from ._types import Money
+from ._types import Money, Rate
 
 ZERO = Decimal("0")
 METHODS = ("cash", "cheque", "bank_transfer", "electronic")
@@ -38,6 +38,11 @@ class Payment:
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    #: company-currency units per unit of ``currency`` on the payment's date (1 in the
+    #: company currency), fixed when the payment is registered
+    currency_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("1"), server_default="1")
+    #: ``amount`` in the company currency at ``currency_rate``: what reached the bank
+    amount_company: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     reference: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     #: the part not allocated to invoices yet: customer credit
@@ -47,6 +52,12 @@ class Payment:
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", order_by="PaymentAllocation.id"
     )
+
+    def company_currency(self) -> str:
+        """The currency of ``amount_company`` (pages show it next to the amount)."""
+        from ..services.masterdata import company_currency
+
+        return company_currency(self.env)
 
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
@@ -77,6 +88,13 @@ class PaymentAllocation:
     #: settled on top of ``amount`` without money: an early-payment discount
     #: (hook ``sale_payment_discount``); booked on the payment's journal entry
     discount: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    #: the receivable cleared on the invoice, in the company currency: ``amount + discount``
+    #: at the invoice's rate (the allocation that settles the invoice: exactly what is left)
+    amount_company: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    #: what the allocation uses of its payment or credit note, in the company currency:
+    #: ``amount`` at the source's rate (the one that uses the source up: exactly what is left);
+    #: the difference with ``amount_company`` is an exchange gain (more) or loss (less)
+    source_amount_company: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     payment: Mapped[Payment | None] = relationship(back_populates="allocations")
     invoice: Mapped[Invoice] = relationship(foreign_keys="PaymentAllocation.invoice_id")

@@ -40,7 +40,7 @@ from core.errors import TransitionBlocked, ValidationError
 from core.money import PRICE_DIGITS, QTY_DIGITS, quantum, round_money, to_decimal
 
 from .. import locks, queries
-from . import journal
+from . import exchange, journal
 from .masterdata import currency_digits, due_dates, tax_split
 
 ZERO = Decimal("0")
@@ -441,9 +441,11 @@ def postable_blockers(env, invoice) -> list[str]:
     reasons: list[str] = []
     if not count:
         return ["an invoice needs at least one line"]
-    foreign = journal.foreign_currency_refusal(env, invoice.currency)
-    if foreign:
-        reasons.append(foreign)
+    if invoice.kind != "credit_note" or invoice.reversed_invoice_id is None:
+        # (a credit note takes the rate of the invoice it corrects)
+        missing = exchange.missing_rate(env, invoice.currency, invoice.date or env.today())
+        if missing:
+            reasons.append(missing)
     if Decimal(invoice.amount_total or 0) <= 0:
         reasons.append("the total must be greater than 0")
     if invoice.kind == "credit_note":
@@ -629,15 +631,34 @@ def book_posting(env, invoice) -> None:
         original = None
         if credit:
             original = env.session.get(env["sale.invoice"], invoice.reversed_invoice_id)
-    receivable = {"account": "receivable", "customer_id": invoice.customer_id}
-    revenue = {"account": "revenue"}
-    vat = {"account": "output_vat", "label": f"{number} output VAT"}
-    total, untaxed, tax = invoice.amount_total, invoice.amount_untaxed, invoice.amount_tax
+        total, untaxed, tax = invoice.amount_total, invoice.amount_untaxed, invoice.amount_tax
+        # the rate is fixed now: the invoice date's; a credit note's is its invoice's
+        # (crediting the invoice in full then clears exactly its company amount)
+        rate = (Decimal(original.currency_rate) if original is not None
+                else exchange.rate_on(env, invoice.currency, date))
+        total_c = exchange.to_company(env, total, rate)
+        if original is not None and rate != 1:
+            total_c = _last_credit_company(env, invoice, original, total_c)
+        untaxed_c = exchange.to_company(env, untaxed, rate)
+    tax_c = total_c - untaxed_c  # (so the entry balances whatever the rounding)
+    if invoice.currency_rate is None or Decimal(invoice.currency_rate) != rate:
+        invoice.currency_rate = rate
+    if invoice.amount_total_company is None or Decimal(invoice.amount_total_company) != total_c:
+        invoice.amount_total_company = total_c
+
+    def cur(value):
+        return exchange.in_currency(env, invoice.currency, value)
+
+    receivable = {"account": "receivable", "customer_id": invoice.customer_id, **cur(total)}
+    revenue = {"account": "revenue", **cur(untaxed)}
+    vat = {"account": "output_vat", "label": f"{number} output VAT", **cur(tax)}
     if credit:
-        lines = [{**revenue, "debit": untaxed}, {**vat, "debit": tax}, {**receivable, "credit": total}]
+        lines = [{**revenue, "debit": untaxed_c}, {**vat, "debit": tax_c},
+                 {**receivable, "credit": total_c}]
         label = f"Credit note {number}" + (f" for {original.number}" if original else "")
     else:
-        lines = [{**receivable, "debit": total}, {**revenue, "credit": untaxed}, {**vat, "credit": tax}]
+        lines = [{**receivable, "debit": total_c}, {**revenue, "credit": untaxed_c},
+                 {**vat, "credit": tax_c}]
         label = f"Invoice {number}"
     spec = {"date": date, "source_record": "sale.invoice", "source_id": invoice.id, "label": label,
             "lines": lines,
@@ -651,6 +672,22 @@ def book_posting(env, invoice) -> None:
     else:
         # the invoice is then written once, with its state change (one UPDATE, one audit row)
         invoice.journal_entry_id = journal.post_entries(env, [spec])[0].id
+
+
+def _last_credit_company(env, credit_note, original, total_c: Decimal) -> Decimal:
+    """The company amount of a foreign credit note: ``total_c``, except on the credit note that
+    credits what is left of its invoice, which takes exactly what is left of the invoice's
+    company amount (credit notes crediting an invoice in full clear exactly its yuan)."""
+    Invoice = env["sale.invoice"]
+    with env.sudo(), env.session.no_autoflush:
+        before, before_c = env.session.execute(
+            select(func.coalesce(func.sum(Invoice.amount_total), 0),
+                   func.coalesce(func.sum(Invoice.amount_total_company), 0))
+            .where(Invoice.reversed_invoice_id == original.id, Invoice.kind == "credit_note",
+                   Invoice.state.in_(BOOKED), Invoice.id != credit_note.id)).one()
+    if round_money(Decimal(before)) + Decimal(credit_note.amount_total) == Decimal(original.amount_total):
+        return Decimal(original.amount_total_company) - round_money(Decimal(before_c))
+    return total_c
 
 
 #: ``post_invoices``' queue of journal entries of the invoices being posted, booked together
@@ -1104,10 +1141,22 @@ def create_credit_note(env, invoice, *, reason: str, lines: list[dict] | None = 
     # what is open on the invoice is settled by the credit note first
     amount = min(Decimal(original.amount_residual), Decimal(credit_note.amount_residual))
     if amount > 0:
-        env.session.add(env["sale.payment.allocation"](
+        cleared, used = exchange.Allocating(env).amounts(
+            original, amount, ZERO, credit_note,
+            settles=amount == Decimal(original.amount_residual),
+            uses_up=amount == Decimal(credit_note.amount_residual))
+        allocation = env["sale.payment.allocation"](
             credit_note_id=credit_note.id, invoice_id=original.id, amount=amount,
-            date=credit_note.date))
+            amount_company=cleared, source_amount_company=used, date=credit_note.date)
+        env.session.add(allocation)
         set_residual(original, Decimal(original.amount_residual) - amount)
         set_residual(credit_note, Decimal(credit_note.amount_residual) - amount)
+        if used != cleared:  # (at one rate: rounding only)
+            env.session.flush()
+            journal.post_entries(env, [exchange.exchange_entry(
+                env, customer_id=original.customer_id, currency=original.currency,
+                date=credit_note.date, difference=used - cleared,
+                label=f"Exchange difference {credit_note.number} / {original.number}",
+                source_record="sale.payment.allocation", source_id=allocation.id)])
     settle_documents(env, [original, credit_note])
     return credit_note

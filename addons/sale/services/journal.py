@@ -14,11 +14,15 @@ Entries and lines are append-only (``__append_only__``): the kernel refuses any 
 delete, a mistake is corrected by a reversing entry (``reversed_entry_id``). Entry numbers are
 gap-free per year (``JE/2026/000001``). An entry whose debits and credits differ is refused.
 
-The journal is kept in the company currency only. Booking a document in another currency
-needs its amounts converted at the document's rate and, at settlement, the exchange
-difference booked; until that is built, posting such an invoice or registering such a payment
-is refused (``foreign_currency_refusal``) rather than booking foreign amounts as if they were
-yuan.
+The journal is kept in the company currency (``masterdata.company_currency``, CNY). A document
+in another currency is booked at the rate fixed when it is booked (``services.exchange``): an
+invoice at its date's rate, a credit note at its invoice's, a payment at its date's. Its lines
+keep the document's ``currency`` and ``amount_currency`` (signed: debit positive). A foreign
+invoice debits the receivable ``round(total x rate)`` and credits revenue ``round(untaxed x
+rate)``, VAT the difference, so it always balances. At settlement the receivable is cleared at
+the invoice's rate and the money counted at the payment's: the difference is an exchange gain or
+loss (660302), on the payment's entry, or on an entry of its own when credit (an earlier payment,
+a credit note) is applied later.
 """
 
 from __future__ import annotations
@@ -46,18 +50,8 @@ ACCOUNTS: dict[str, tuple[str, str, str, str]] = {
     "bank": ("1002", "Bank", "银行存款", "asset"),
     "cash": ("1001", "Cash", "库存现金", "asset"),
     "sales_discount": ("6603", "Sales discount", "财务费用-现金折扣", "expense"),
+    "exchange": ("660302", "Exchange gains and losses", "财务费用-汇兑损益", "expense"),
 }
-
-def foreign_currency_refusal(env, currency: str | None) -> str | None:
-    """Why a document in ``currency`` cannot be booked, or None (the company currency)."""
-    from .masterdata import company_currency
-
-    company = company_currency(env)
-    if (currency or company).upper() == company:
-        return None
-    return (f"the journal is kept in {company}: a document in {currency.upper()} cannot be "
-            "booked (foreign-currency accounting is not supported yet)")
-
 
 #: payment method -> account role
 METHOD_ACCOUNT = {"cash": "cash", "cheque": "bank", "bank_transfer": "bank", "electronic": "bank"}
@@ -104,8 +98,9 @@ def account_ids(env) -> dict[str, int]:
 def post_entry(env, *, date: dt.date, source_record: str, source_id: int, label: str,
                lines: list[dict[str, Any]], reversed_entry_id: int | None = None):
     """Book one balanced entry. ``lines``: ``{"account": role or code, "debit"|"credit": Decimal,
-    "customer_id": int | None, "label": str}``; zero lines are left out, a negative amount goes
-    to the other side. Runs as the system (booking follows from a document the user was allowed
+    "customer_id": int | None, "label": str}``, and on a foreign document's lines ``"currency"``
+    and ``"amount_currency"`` (the same side's amount in that currency: stored signed, debit
+    positive); zero lines are left out, a negative amount goes to the other side. Runs as the system (booking follows from a document the user was allowed
     to post). The entry and its lines are two INSERTs whatever the number of lines."""
     return post_entries(env, [{"date": date, "source_record": source_record, "source_id": source_id,
                                "label": label, "lines": lines,
@@ -169,6 +164,9 @@ def _entry_rows(accounts: dict[str, int], lines: list[dict[str, Any]], label: st
     for i, line in enumerate(lines):
         debit = Decimal(line.get("debit") or 0)
         credit = Decimal(line.get("credit") or 0)
+        amount_currency = line.get("amount_currency")
+        if amount_currency is not None:  # signed: debit positive, whatever side it ends on
+            amount_currency = Decimal(amount_currency) * (1 if debit else -1)
         if debit and credit:
             raise ValidationError({f"lines.{i}": ["a line has either a debit or a credit"]})
         if debit == 0 and credit == 0:
@@ -183,7 +181,8 @@ def _entry_rows(accounts: dict[str, int], lines: list[dict[str, Any]], label: st
         debit_total += debit
         credit_total += credit
         rows.append({"account_id": account_id, "customer_id": line.get("customer_id"),
-                     "debit": debit, "credit": credit, "label": (line.get("label") or label)[:200]})
+                     "debit": debit, "credit": credit, "label": (line.get("label") or label)[:200],
+                     "currency": line.get("currency"), "amount_currency": amount_currency})
     if debit_total != credit_total:
         raise ValidationError({"lines": [f"unbalanced entry: debit {debit_total} != credit {credit_total}"]})
     if not rows:

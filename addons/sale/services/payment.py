@@ -7,8 +7,14 @@ fine) and keeps what is not allocated as customer credit (``amount_unallocated``
 fire ``settle``; an order whose invoices are all paid fires ``settle`` too.
 
 ``apply_customer_credit`` later uses that credit (unallocated payments, unused credit notes,
-oldest first) to settle an invoice. It books nothing: the credit is already on the customer's
-receivable account.
+oldest first) to settle an invoice. The credit is already on the customer's receivable account,
+so in the company currency it books nothing; in another, credit taken at another rate than the
+invoice's realises the exchange difference (``services.exchange``: receivable against 660302).
+
+A payment is booked at its date's rate (``currency_rate``, ``amount_company``; none: refused on
+``currency``) and only reaches invoices in its own currency; each allocation keeps what it
+cleared of the invoice and what it used of the payment in the company currency, and the
+payment's entry books the difference as an exchange gain or loss.
 
 Allocations are append-only and dated (the payment's date, or the invoice's when later: a
 prepayment settles the invoice once it exists; or the date credit is applied, never before the
@@ -28,7 +34,7 @@ from core.errors import ValidationError
 from core.money import round_money, to_decimal
 
 from .. import locks
-from . import journal
+from . import exchange, journal
 from .invoice import lock_rows, set_residual, settle_documents
 from .masterdata import currency_digits
 
@@ -108,6 +114,8 @@ class _Planned(NamedTuple):
     amount: Decimal
     discount_untaxed: Decimal = ZERO
     discount_tax: Decimal = ZERO
+    #: the invoice has nothing open after it (set by ``_settle``)
+    settles: bool = False
 
     @property
     def discount(self) -> Decimal:
@@ -129,16 +137,51 @@ def _planned(env, invoice, money: Decimal, date: dt.date) -> _Planned:
     return _Planned(invoice, min(money, residual))
 
 
-def _discount_lines(p: _Planned, customer_id: int) -> list[dict[str, Any]]:
+def _settle(p: _Planned) -> _Planned:
+    """Lower the invoice's open amount by what ``p`` settles; ``p`` noting whether it settles
+    the invoice (its allocation then clears the rest of the invoice's company amount)."""
+    left = Decimal(p.invoice.amount_residual) - p.amount - p.discount
+    set_residual(p.invoice, left)
+    return p._replace(settles=left == 0)
+
+
+def _discount_lines(env, p: _Planned, customer_id: int,
+                    currency: str) -> tuple[list[dict[str, Any]], Decimal]:
     """The discount on the payment's entry: debit sales discount (untaxed) and output VAT (tax),
-    credit the customer's receivable."""
+    credit the customer's receivable, at the invoice's rate; and its company amount."""
     label = f"Early-payment discount {p.invoice.number}"
-    lines = [{"account": "sales_discount", "debit": p.discount_untaxed, "label": label}]
+    rate = Decimal(p.invoice.currency_rate)
+    untaxed, tax = (exchange.to_company(env, v, rate) for v in (p.discount_untaxed, p.discount_tax))
+
+    def cur(value):
+        return exchange.in_currency(env, currency, value)
+
+    lines = [{"account": "sales_discount", "debit": untaxed, "label": label,
+              **cur(p.discount_untaxed)}]
     if p.discount_tax:
-        lines.append({"account": "output_vat", "debit": p.discount_tax, "label": label})
-    lines.append({"account": "receivable", "credit": p.discount, "customer_id": customer_id,
-                  "label": label})
-    return lines
+        lines.append({"account": "output_vat", "debit": tax, "label": label, **cur(p.discount_tax)})
+    lines.append({"account": "receivable", "credit": untaxed + tax, "customer_id": customer_id,
+                  "label": label, **cur(p.discount)})
+    return lines, untaxed + tax
+
+
+def _allocate(env, allocating: exchange.Allocating, payment, plan: list[_Planned]) -> list:
+    """The payment's allocations (added to the session), each with its company amounts:
+    ``[(planned, allocation)]``."""
+    Allocation = env["sale.payment.allocation"]
+    made = []
+    given = ZERO
+    for p in plan:
+        given += p.amount
+        cleared, used = allocating.amounts(p.invoice, p.amount, p.discount, payment,
+                                           settles=p.settles,
+                                           uses_up=given == Decimal(payment.amount))
+        made.append((p, Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
+                                   discount=p.discount, amount_company=cleared,
+                                   source_amount_company=used,
+                                   date=allocation_date(payment.date, p.invoice))))
+    env.session.add_all([allocation for _p, allocation in made])
+    return made
 
 
 def _decimals(errors: dict, digits: int, amount, wanted) -> None:
@@ -228,13 +271,11 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
         raise ValidationError(errors)
     customer = env.get("sale.customer", customer_id)
     currency = (currency or customer.currency or "CNY").upper()
-    foreign = journal.foreign_currency_refusal(env, currency)
-    if foreign:
-        raise ValidationError({"currency": [foreign]})
+    date = date or env.today()
+    rate = exchange.rate_on(env, currency, date)  # (none: refused on ``currency``)
     _decimals(errors, currency_digits(env, currency), amount, wanted)
     if errors:
         raise ValidationError(errors)
-    date = date or env.today()
 
     # what goes where
     if allocations is not None:
@@ -256,23 +297,21 @@ def register_payment(env, *, customer_id: int, amount: Any, method: str,
                 left -= planned.amount
     allocated = sum((p.amount for p in plan), ZERO)
 
-    Payment, Allocation = env["sale.payment"], env["sale.payment.allocation"]
+    Payment = env["sale.payment"]
     with env.sudo():
         number = env.next_number("sale.payment", str(date.year))
     payment = Payment(
         number=f"PAY/{date.year}/{number:06d}", state="posted", customer_id=customer.id,
-        method=method, date=date, amount=amount, currency=currency,
+        method=method, date=date, amount=amount, currency=currency, currency_rate=rate,
+        amount_company=exchange.to_company(env, amount, rate),
         reference=reference or None, note=note, amount_unallocated=amount - allocated,
     )
     # the payment, its allocations and the invoices' new residuals: one flush (one audit INSERT)
-    for p in plan:
-        set_residual(p.invoice, Decimal(p.invoice.amount_residual) - p.amount - p.discount)
+    plan = [_settle(p) for p in plan]
     env.session.add(payment)
-    env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
-                                    discount=p.discount, date=allocation_date(date, p.invoice))
-                         for p in plan])
+    made = _allocate(env, exchange.Allocating(env), payment, plan)
     env.session.flush()
-    journal.post_entries(env, [_payment_entry(payment, customer.id, plan, reference)])
+    journal.post_entries(env, _payment_entries(env, payment, customer.id, made, reference))
     settle_documents(env, [p.invoice for p in plan])
     env.session.flush()
     env.hook.sale_customer_balance_changed(customer_id=customer.id, reason="payment",
@@ -334,22 +373,23 @@ def _register_payments(env, specs: list[dict]) -> list:
             errors[f"{i}.customer_id"] = [f"no sale.customer {spec.get('customer_id')}"]
             continue
         currency = (spec.get("currency") or customer.currency or "CNY").upper()
-        foreign = journal.foreign_currency_refusal(env, currency)
-        if foreign:
-            errors[f"{i}.currency"] = [foreign]
-            continue
         date = spec.get("date") or env.today()
+        try:
+            rate = exchange.rate_on(env, currency, date)
+        except ValidationError as exc:
+            errors[f"{i}.currency"] = exc.errors.get("currency") or [str(exc)]
+            continue
         found = {}
         _decimals(found, currency_digits(env, currency), amount, wanted)
         plan = _plan_allocations(env, found, customer, currency, date, wanted,
                                  open_by_customer.get(customer.id, {}))
         errors.update((f"{i}.{key}", messages) for key, messages in found.items())
-        for p in plan:  # the next payment of the batch sees what this one leaves open
-            set_residual(p.invoice, Decimal(p.invoice.amount_residual) - p.amount - p.discount)
-        plans.append((customer, currency, date, amount, plan))
+        # the next payment of the batch sees what this one leaves open
+        plan = [_settle(p) for p in plan]
+        plans.append((customer, (currency, rate), date, amount, plan))
     if errors:
         raise ValidationError(errors)
-    Payment, Allocation = env["sale.payment"], env["sale.payment.allocation"]
+    Payment = env["sale.payment"]
     years: dict[int, list[int]] = {}
     for i, (_customer, _currency, date, _amount, _plan) in enumerate(plans):
         years.setdefault(date.year, []).append(i)
@@ -358,23 +398,25 @@ def _register_payments(env, specs: list[dict]) -> list:
         for year, indexes in years.items():
             numbers.update(zip(indexes, env.next_numbers("sale.payment", str(year), len(indexes)),
                                strict=True))
-    payments = []
-    for i, ((customer, currency, date, amount, plan), spec) in enumerate(zip(plans, specs, strict=True)):
+    payments, allocations = [], []
+    allocating = exchange.Allocating(env)  # (the batch's payments of one invoice see each other)
+    for i, ((customer, (currency, rate), date, amount, plan), spec) in enumerate(
+            zip(plans, specs, strict=True)):
         allocated = sum((p.amount for p in plan), ZERO)
         payment = Payment(
             number=f"PAY/{date.year}/{numbers[i]:06d}", state="posted", customer_id=customer.id,
             method=spec["method"], date=date, amount=amount, currency=currency,
+            currency_rate=rate, amount_company=exchange.to_company(env, amount, rate),
             reference=spec.get("reference") or None, note=spec.get("note"),
             amount_unallocated=amount - allocated)
         env.session.add(payment)
-        env.session.add_all([Allocation(payment=payment, invoice_id=p.invoice.id, amount=p.amount,
-                                        discount=p.discount, date=allocation_date(date, p.invoice))
-                             for p in plan])
+        allocations.append(_allocate(env, allocating, payment, plan))
         payments.append(payment)
     env.session.flush()
     journal.post_entries(env, [
-        _payment_entry(payment, customer.id, plan, spec.get("reference"))
-        for payment, (customer, _c, _d, _a, plan), spec in zip(payments, plans, specs, strict=True)])
+        entry for payment, (customer, *_rest), spec, made
+        in zip(payments, plans, specs, allocations, strict=True)
+        for entry in _payment_entries(env, payment, customer.id, made, spec.get("reference"))])
     settle_documents(env, list({id(p.invoice): p.invoice for *_rest, plan in plans
                                 for p in plan}.values()))
     env.session.flush()
@@ -391,17 +433,44 @@ def _as_int(value) -> int | None:
         return None
 
 
-def _payment_entry(payment, customer_id: int, plan, reference) -> dict[str, Any]:
-    """The journal entry of a payment (``journal.post_entries`` spec): debit bank or cash,
-    credit the receivable, and each early-payment discount."""
+def _payment_entries(env, payment, customer_id: int, made, reference) -> list[dict[str, Any]]:
+    """The journal entry of a payment (``journal.post_entries`` spec): debit bank or cash
+    (``amount_company``), credit the receivable, and each early-payment discount (at its
+    invoice's rate); in another currency, the exchange difference of its allocations
+    (``source_amount_company`` + discount - ``amount_company``: a gain is a credit). An
+    allocation dated after the payment (a prepayment: the invoice is dated later) is credit
+    until then: its difference gets an entry of its own on its date."""
     label = f"Payment {payment.number}" + (f" ({reference})" if reference else "")
-    lines = [{"account": journal.METHOD_ACCOUNT[payment.method], "debit": payment.amount},
-             {"account": "receivable", "credit": payment.amount, "customer_id": customer_id}]
-    for p in plan:
+    discount_lines, later = [], []
+    gain = ZERO
+    for p, allocation in made:
+        discount = ZERO
         if p.discount:
-            lines += _discount_lines(p, customer_id)
-    return {"date": payment.date, "source_record": "sale.payment", "source_id": payment.id,
-            "label": label, "lines": lines}
+            lines, discount = _discount_lines(env, p, customer_id, payment.currency)
+            discount_lines += lines
+        difference = (Decimal(allocation.source_amount_company) + discount
+                      - Decimal(allocation.amount_company))
+        if allocation.date == payment.date:
+            gain += difference
+        elif difference:
+            later.append(exchange.exchange_entry(
+                env, customer_id=customer_id, currency=payment.currency, date=allocation.date,
+                difference=difference, label=f"Exchange difference {payment.number} / "
+                f"{p.invoice.number}", source_record="sale.payment", source_id=payment.id))
+
+    def cur(value):
+        return exchange.in_currency(env, payment.currency, value)
+
+    amount = Decimal(payment.amount_company)
+    lines = [{"account": journal.METHOD_ACCOUNT[payment.method], "debit": amount,
+              **cur(payment.amount)},
+             {"account": "receivable", "credit": amount - gain, "customer_id": customer_id,
+              **cur(payment.amount)}, *discount_lines]
+    if gain:
+        lines.append({"account": "exchange", "credit": gain, "label": f"{label}: exchange difference",
+                      **cur(ZERO)})
+    return [{"date": payment.date, "source_record": "sale.payment", "source_id": payment.id,
+             "label": label, "lines": lines}, *later]
 
 
 def customer_credit(env, customer_id: int) -> Decimal:
@@ -463,23 +532,38 @@ def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = 
         raise ValidationError({"amount": [
             f"only {available} of credit available on {date.isoformat()}"]})
     Allocation = env["sale.payment.allocation"]
+    allocating = exchange.Allocating(env)
     made = []
     left = target
     for _date, _kind, _id, source in sources:
         if left <= 0:
             break
-        if isinstance(source, Payment):
-            part = min(left, Decimal(source.amount_unallocated))
-            source.amount_unallocated = Decimal(source.amount_unallocated) - part
-            made.append(Allocation(payment_id=source.id, invoice_id=invoice.id, amount=part, date=date))
+        payment = isinstance(source, Payment)
+        source_left = Decimal(source.amount_unallocated if payment else source.amount_residual)
+        part = min(left, source_left)
+        # at the invoice's rate on the invoice, at the source's on the source
+        cleared, used = allocating.amounts(invoice, part, ZERO, source,
+                                           settles=part == left and target == open_amount,
+                                           uses_up=part == source_left)
+        if payment:
+            source.amount_unallocated = source_left - part
         else:
-            part = min(left, Decimal(source.amount_residual))
-            set_residual(source, Decimal(source.amount_residual) - part)
-            made.append(Allocation(credit_note_id=source.id, invoice_id=invoice.id, amount=part,
-                                   date=date))
+            set_residual(source, source_left - part)
+        made.append(Allocation(payment_id=source.id if payment else None,
+                               credit_note_id=None if payment else source.id,
+                               invoice_id=invoice.id, amount=part, amount_company=cleared,
+                               source_amount_company=used, date=date))
         left -= part
     env.session.add_all(made)
     set_residual(invoice, open_amount - target)
+    difference = sum((Decimal(a.source_amount_company) - Decimal(a.amount_company) for a in made),
+                     ZERO)
+    if difference:  # credit taken at another rate than the invoice's: realised now
+        env.session.flush()
+        journal.post_entries(env, [exchange.exchange_entry(
+            env, customer_id=customer.id, currency=invoice.currency, date=date,
+            difference=difference, label=f"Exchange difference {invoice.number}",
+            source_record="sale.payment.allocation", source_id=made[0].id)])
     settle_documents(env, [invoice] + [n for n in notes if Decimal(n.amount_residual) == 0])
     env.session.flush()
     env.hook.sale_customer_balance_changed(customer_id=customer.id, reason="credit_applied",

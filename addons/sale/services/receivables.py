@@ -13,6 +13,17 @@ Aging buckets are by days overdue, ``as_of - due_date``: ``not_due`` (0 or less)
 ``31_60``, ``61_90``, ``over_90``. Credit is not aged; it is shown apart (``credit``) and
 ``balance = total - credit`` is what the customer owes (the receivable account's balance).
 
+**Currencies.** The aging (by customer, by salesperson, in total), open-item totals and
+``balance`` are in the **company currency**, at the rates fixed when each document was booked
+(``services.exchange``): an invoice is open for ``amount_total_company`` less its allocations'
+``amount_company``, a payment is credit for ``amount_company`` less its allocations'
+``source_amount_company`` (a credit note likewise). So on any date the aging's balance is the
+balance of the receivable account (1122) in the trial balance up to that date: the exchange
+differences realised at settlement are what the journal adds to make the two agree. Open
+receivables are not revalued at later rates (no unrealised exchange difference is booked).
+Open items show each document in its own currency as well; a **customer statement** is in one
+document currency (default the customer's), as the customer sees it.
+
 Every figure is one or a few SQL aggregates (``SUM(CASE ...)`` with ``GROUP BY``), made through
 ``env.session``: a salesperson's reports cover the invoices and payments of their own customers
 only, like their lists. Salespersons are those of the customers (who collects).
@@ -30,6 +41,7 @@ from core.errors import ValidationError
 from core.money import round_money
 
 from ..models._types import Money
+from .masterdata import company_currency
 
 ZERO = Decimal("0.00")
 BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
@@ -55,23 +67,28 @@ def _money(expr):
     return type_coerce(expr, Money)
 
 
-def _allocated(env, key: str, as_of: dt.date, among=None):
+def _allocated(env, key: str, as_of: dt.date, among=None, *, company: bool = False):
     """Subquery: per invoice / payment / credit note (``key`` column of the allocation), the
-    amount allocated on or before ``as_of``. What settles an invoice includes the allocations'
-    early-payment discounts; what a payment or credit note gave is the money only. ``among``:
-    a select of the documents' ids to sum for (the others are left out)."""
+    amount allocated on or before ``as_of`` (``amount``), and in the company currency
+    (``amount_company``). What settles an invoice includes the allocations' early-payment
+    discounts; what a payment or credit note gave is the money only. ``among``: a select of the
+    documents' ids to sum for (the others are left out)."""
     Allocation = env["sale.payment.allocation"]
     column = getattr(Allocation, key)
-    stmt = select(column.label("ref_id"), func.sum(_settled(Allocation, key)).label("amount")).where(
-        Allocation.date <= as_of, column.is_not(None))
+    stmt = select(column.label("ref_id"), func.sum(_settled(Allocation, key)).label("amount"),
+                  func.sum(_settled(Allocation, key, company=True)).label("amount_company")
+                  ).where(Allocation.date <= as_of, column.is_not(None))
     if among is not None:
         stmt = stmt.where(column.in_(among))
     return stmt.group_by(column).subquery()
 
 
-def _settled(Allocation, key: str):
+def _settled(Allocation, key: str, *, company: bool = False):
     """What an allocation settled of the document its ``key`` names: an invoice's includes
-    the early-payment discount; a payment or credit note gave the money only."""
+    the early-payment discount; a payment or credit note gave the money only. ``company``: in
+    the company currency (at the invoice's rate on the invoice, at the source's on the source)."""
+    if company:
+        return Allocation.amount_company if key == "invoice_id" else Allocation.source_amount_company
     return Allocation.amount + Allocation.discount if key == "invoice_id" else Allocation.amount
 
 
@@ -109,8 +126,8 @@ def _with_groups(env, stmt, group_by: str | None, customer_fk):
 def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", *,
           customer_id: int | None = None, salesperson_id: int | None = None,
           credit: bool = True) -> list[dict[str, Any]]:
-    """Aged receivables on ``as_of`` (default today), one row per customer, per salesperson
-    or (``group_by=None``) one row in total. Each row: the group's keys, the five buckets,
+    """Aged receivables on ``as_of`` (default today), in the company currency, one row per
+    customer, per salesperson or (``group_by=None``) one row in total. Each row: the group's keys, the five buckets,
     ``total`` (open invoices), ``credit`` (unused customer credit) and ``balance``.
     Rows with nothing open and no credit are left out (except the single total row).
     ``credit=False``: the open invoices only, in one statement (``credit`` 0)."""
@@ -132,14 +149,14 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
     open_invoices = (
         select(Invoice.customer_id.label("customer_fk"),
                func.coalesce(Invoice.due_date, Invoice.date).label("due"),
-               (Invoice.amount_total - func.coalesce(
-                   func.sum(_settled(Allocation, "invoice_id")), 0)).label("open"))
+               (Invoice.amount_total_company - func.coalesce(
+                   func.sum(_settled(Allocation, "invoice_id", company=True)), 0)).label("open"))
         .select_from(Invoice)
         .outerjoin(Allocation, and_(Allocation.invoice_id == Invoice.id, Allocation.date <= as_of))
         .where(Invoice.kind == "invoice", Invoice.state.in_(BOOKED), Invoice.date <= as_of,
                _maybe_open(env, Invoice, "invoice_id", Invoice.state == "posted", as_of))
         .group_by(Invoice.id, Invoice.customer_id, Invoice.due_date, Invoice.date,
-                  Invoice.amount_total)
+                  Invoice.amount_total_company)
         .subquery())
     residual, due = open_invoices.c.open, open_invoices.c.due
     d30, d60, d90 = (as_of - dt.timedelta(days=n) for n in (30, 60, 90))
@@ -195,13 +212,14 @@ def aging_totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
 
 
 def _credit_statements(env, as_of: dt.date):
-    """[(amount expression, statement)] of the credit open on ``as_of``: payments' unallocated
-    part and credit notes' unused part. Each statement selects ``customer_fk``."""
+    """[(amount expression, statement)] of the credit open on ``as_of``, in the company
+    currency: payments' unallocated part and credit notes' unused part. Each statement selects
+    ``customer_fk``."""
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
     maybe_pay = _maybe_open(env, Payment, "payment_id", Payment.amount_unallocated != 0, as_of)
     pay_ids = select(Payment.id).where(maybe_pay).correlate(None)
     palloc = _allocated(env, "payment_id", as_of, pay_ids)
-    pay_left = Payment.amount - func.coalesce(palloc.c.amount, 0)
+    pay_left = Payment.amount_company - func.coalesce(palloc.c.amount_company, 0)
     pay = (select(Payment.customer_id.label("customer_fk")).select_from(Payment)
            .outerjoin(palloc, palloc.c.ref_id == Payment.id)
            .where(Payment.id.in_(pay_ids), Payment.state == "posted", Payment.date <= as_of))
@@ -209,7 +227,7 @@ def _credit_statements(env, as_of: dt.date):
         env, Invoice, "credit_note_id", Invoice.state == "posted", as_of))
     note_ids = select(Invoice.id).where(maybe_note).correlate(None)
     calloc = _allocated(env, "credit_note_id", as_of, note_ids)
-    note_left = Invoice.amount_total - func.coalesce(calloc.c.amount, 0)
+    note_left = Invoice.amount_total_company - func.coalesce(calloc.c.amount_company, 0)
     notes = (select(Invoice.customer_id.label("customer_fk")).select_from(Invoice)
              .outerjoin(calloc, calloc.c.ref_id == Invoice.id)
              .where(Invoice.id.in_(note_ids), Invoice.state.in_(BOOKED), Invoice.date <= as_of))
@@ -218,15 +236,21 @@ def _credit_statements(env, as_of: dt.date):
 
 def open_items(env, customer_id: int, as_of: dt.date | None = None) -> dict[str, Any]:
     """What is open for one customer on ``as_of`` (default today): invoices with their due date,
-    days overdue and bucket (oldest due first), and the credit (payments, credit notes)."""
+    days overdue and bucket (oldest due first), and the credit (payments, credit notes). Each
+    item in its own ``currency`` (``amount``, ``open``) and in the company currency
+    (``amount_company``, ``open_company``); ``total``, ``credit`` and ``balance`` are in the
+    company currency (``currency``)."""
     customer = env.get("sale.customer", customer_id)
     as_of = as_of or env.today()
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
     alloc = _allocated(env, "invoice_id", as_of)
     residual = _money(Invoice.amount_total - func.coalesce(alloc.c.amount, 0))
+    residual_company = _money(Invoice.amount_total_company
+                              - func.coalesce(alloc.c.amount_company, 0))
     due = func.coalesce(Invoice.due_date, Invoice.date)
     stmt = (select(Invoice.id, Invoice.number, Invoice.date, Invoice.due_date, Invoice.amount_total,
-                   residual.label("open"))
+                   residual.label("open"), Invoice.currency, Invoice.amount_total_company,
+                   residual_company.label("open_company"))
             .select_from(Invoice).outerjoin(alloc, alloc.c.ref_id == Invoice.id)
             .where(Invoice.customer_id == customer.id, Invoice.kind == "invoice",
                    Invoice.state.in_(BOOKED), Invoice.date <= as_of, residual >= EPSILON)
@@ -236,33 +260,47 @@ def open_items(env, customer_id: int, as_of: dt.date | None = None) -> dict[str,
         due_date = row.due_date or row.date
         days = (as_of - due_date).days
         items.append({"kind": "invoice", "id": row.id, "number": row.number, "date": row.date,
-                      "due_date": due_date, "amount": Decimal(row.amount_total),
-                      "open": Decimal(row.open), "days_overdue": max(days, 0), "bucket": bucket_of(days)})
+                      "due_date": due_date, "currency": row.currency,
+                      "amount": Decimal(row.amount_total), "open": Decimal(row.open),
+                      "amount_company": Decimal(row.amount_total_company),
+                      "open_company": Decimal(row.open_company),
+                      "days_overdue": max(days, 0), "bucket": bucket_of(days)})
     credits = []
     palloc = _allocated(env, "payment_id", as_of)
     pay_left = _money(Payment.amount - func.coalesce(palloc.c.amount, 0))
+    pay_left_company = _money(Payment.amount_company - func.coalesce(palloc.c.amount_company, 0))
     calloc = _allocated(env, "credit_note_id", as_of)
     note_left = _money(Invoice.amount_total - func.coalesce(calloc.c.amount, 0))
+    note_left_company = _money(Invoice.amount_total_company
+                               - func.coalesce(calloc.c.amount_company, 0))
     pay_stmt = (select(literal("payment").label("kind"), Payment.id, Payment.number, Payment.date,
-                       Payment.amount.label("amount"), pay_left.label("open"))
+                       Payment.amount.label("amount"), pay_left.label("open"), Payment.currency,
+                       Payment.amount_company.label("amount_company"),
+                       pay_left_company.label("open_company"))
                 .select_from(Payment).outerjoin(palloc, palloc.c.ref_id == Payment.id)
                 .where(Payment.customer_id == customer.id, Payment.state == "posted",
                        Payment.date <= as_of, pay_left >= EPSILON))
     note_stmt = (select(literal("credit_note").label("kind"), Invoice.id, Invoice.number, Invoice.date,
-                        Invoice.amount_total.label("amount"), note_left.label("open"))
+                        Invoice.amount_total.label("amount"), note_left.label("open"),
+                        Invoice.currency, Invoice.amount_total_company.label("amount_company"),
+                        note_left_company.label("open_company"))
                  .select_from(Invoice).outerjoin(calloc, calloc.c.ref_id == Invoice.id)
                  .where(Invoice.customer_id == customer.id, Invoice.kind == "credit_note",
                         Invoice.state.in_(BOOKED), Invoice.date <= as_of, note_left >= EPSILON))
     for stmt in (pay_stmt, note_stmt):
         for row in env.session.execute(stmt):
             credits.append({"kind": row.kind, "id": row.id, "number": row.number, "date": row.date,
-                            "amount": Decimal(row.amount), "open": Decimal(row.open)})
+                            "currency": row.currency, "amount": Decimal(row.amount),
+                            "open": Decimal(row.open),
+                            "amount_company": Decimal(row.amount_company),
+                            "open_company": Decimal(row.open_company)})
     credits.sort(key=lambda c: (c["date"], c["kind"], c["id"]))
-    total = sum((i["open"] for i in items), ZERO)
-    credit = sum((c["open"] for c in credits), ZERO)
+    total = sum((i["open_company"] for i in items), ZERO)
+    credit = sum((c["open_company"] for c in credits), ZERO)
     return {"customer_id": customer.id, "customer_code": customer.code,
             "customer_name": customer.name, "as_of": as_of, "items": items, "credits": credits,
-            "total": total, "credit": credit, "balance": total - credit}
+            "currency": company_currency(env), "total": total, "credit": credit,
+            "balance": total - credit}
 
 
 def credit_sources(env, customer_id: int) -> list[tuple[str, int, Decimal]]:
@@ -281,53 +319,79 @@ def credit_sources(env, customer_id: int) -> list[tuple[str, int, Decimal]]:
     return [(kind, ident, amount) for _d, kind, ident, amount in out]
 
 
-def balance(env, customer_id: int, as_of: dt.date | None = None) -> Decimal:
-    """What the customer owes on ``as_of``: invoices less credit notes less payments."""
-    return _balance_before(env, customer_id, (as_of or env.today()) + dt.timedelta(days=1))
+def balance(env, customer_id: int, as_of: dt.date | None = None,
+            currency: str | None = None) -> Decimal:
+    """What the customer owes on ``as_of``: invoices less credit notes less payments, in the
+    company currency (the customer's balance on the receivable account); with ``currency``,
+    what the documents in that currency leave owed, in it."""
+    return _balance_before(env, customer_id, (as_of or env.today()) + dt.timedelta(days=1),
+                           currency)
 
 
-def _balance_before(env, customer_id: int, date: dt.date) -> Decimal:
+def _balance_before(env, customer_id: int, date: dt.date, currency: str | None = None) -> Decimal:
+    """The balance before ``date``: in ``currency`` (its documents only), or in the company
+    currency (every document at its booked rate; an allocation's ``amount_company -
+    source_amount_company`` is what it settled without money on top of what it used: its
+    early-payment discount and its exchange difference)."""
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
-    signed = case((Invoice.kind == "credit_note", -Invoice.amount_total), else_=Invoice.amount_total)
-    documents = env.session.scalar(
-        select(_money(func.coalesce(func.sum(signed), 0)))
-        .where(Invoice.customer_id == customer_id, Invoice.state.in_(BOOKED), Invoice.date < date))
-    paid = env.session.scalar(
-        select(_money(func.coalesce(func.sum(Payment.amount), 0)))
-        .where(Payment.customer_id == customer_id, Payment.state == "posted", Payment.date < date))
     Allocation = env["sale.payment.allocation"]
-    discounts = env.session.scalar(
-        select(_money(func.coalesce(func.sum(Allocation.discount), 0)))
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Invoice.customer_id == customer_id, Allocation.discount > 0, Allocation.date < date))
-    return round_money(Decimal(documents or 0) - Decimal(paid or 0) - Decimal(discounts or 0))
+    company = currency is None
+    total = Invoice.amount_total_company if company else Invoice.amount_total
+    signed = case((Invoice.kind == "credit_note", -total), else_=total)
+    documents = select(_money(func.coalesce(func.sum(signed), 0))).where(
+        Invoice.customer_id == customer_id, Invoice.state.in_(BOOKED), Invoice.date < date)
+    paid = select(_money(func.coalesce(func.sum(
+        Payment.amount_company if company else Payment.amount), 0))).where(
+        Payment.customer_id == customer_id, Payment.state == "posted", Payment.date < date)
+    if company:
+        settled = Allocation.amount_company - Allocation.source_amount_company
+        without_money = (select(_money(func.coalesce(func.sum(settled), 0)))
+                         .join(Invoice, Invoice.id == Allocation.invoice_id)
+                         .where(Invoice.customer_id == customer_id, Allocation.date < date,
+                                settled != 0))
+    else:
+        documents = documents.where(Invoice.currency == currency)
+        paid = paid.where(Payment.currency == currency)
+        without_money = (select(_money(func.coalesce(func.sum(Allocation.discount), 0)))
+                         .join(Invoice, Invoice.id == Allocation.invoice_id)
+                         .where(Invoice.customer_id == customer_id, Allocation.discount > 0,
+                                Allocation.date < date, Invoice.currency == currency))
+    values = [Decimal(env.session.scalar(stmt) or 0) for stmt in (documents, paid, without_money)]
+    return round_money(values[0] - values[1] - values[2])
 
 
-def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.date,
+                       currency: str | None = None) -> dict[str, Any]:
     """Opening balance on ``date_from``, every invoice, credit note and payment dated in
-    ``[date_from, date_to]`` with a running balance, and the closing balance."""
+    ``[date_from, date_to]`` with a running balance, and the closing balance: in one document
+    ``currency`` (default the customer's), as the customer sees it (its documents only, their
+    own amounts; no exchange difference: that is the company's)."""
     if date_from is None or date_to is None:
         raise ValidationError({"date_from": ["date_from and date_to are required"]})
     if date_from > date_to:
         raise ValidationError({"date_from": [f"must be on or before date_to ({date_to.isoformat()})"]})
     customer = env.get("sale.customer", customer_id)
+    currency = (currency or customer.currency or company_currency(env)).upper()
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
-    opening = _balance_before(env, customer.id, date_from)
+    opening = _balance_before(env, customer.id, date_from, currency)
     docs = env.session.execute(
         select(Invoice.id, Invoice.kind, Invoice.number, Invoice.date, Invoice.due_date,
                Invoice.amount_total, Invoice.reason)
         .where(Invoice.customer_id == customer.id, Invoice.state.in_(BOOKED),
+               Invoice.currency == currency,
                Invoice.date >= date_from, Invoice.date <= date_to)).all()
     pays = env.session.execute(
         select(Payment.id, Payment.number, Payment.date, Payment.amount, Payment.method,
                Payment.reference)
         .where(Payment.customer_id == customer.id, Payment.state == "posted",
+               Payment.currency == currency,
                Payment.date >= date_from, Payment.date <= date_to)).all()
     Allocation = env["sale.payment.allocation"]
     discounts = env.session.execute(
         select(Allocation.id, Allocation.date, Allocation.discount, Invoice.number)
         .join(Invoice, Invoice.id == Allocation.invoice_id)
         .where(Invoice.customer_id == customer.id, Allocation.discount > 0,
+               Invoice.currency == currency,
                Allocation.date >= date_from, Allocation.date <= date_to)).all()
     movements = []
     for a in discounts:  # settled without money: an early-payment discount
@@ -355,5 +419,5 @@ def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.da
     credit = sum((m["credit"] for m in movements), ZERO)
     return {"customer_id": customer.id, "customer_code": customer.code,
             "customer_name": customer.name, "date_from": date_from, "date_to": date_to,
-            "opening_balance": opening, "movements": movements, "debit": debit, "credit": credit,
+            "currency": currency, "opening_balance": opening, "movements": movements, "debit": debit, "credit": credit,
             "closing_balance": opening + debit - credit}

@@ -176,5 +176,6 @@ def test_receivables_and_journal_reports(sf, master, flow, api):
     assert sorted((ln["account_code"], ln["debit"], ln["credit"]) for ln in entry["lines"]) == [
         ("1122", "226.00", "0.00"), ("22210106", "0.00", "26.00"), ("6001", "0.00", "200.00")]
     accounts = c.get("/api/v1/accounts", headers=fin).json
-    assert [a["code"] for a in accounts] == ["1001", "1002", "1122", "22210106", "6001", "6603"]
+    assert [a["code"] for a in accounts] == ["1001", "1002", "1122", "22210106", "6001", "6603",
+                                              "660302"]
     assert c.get("/api/v1/journal/entries", headers=api.h("manager")).status_code == 403

@@ -90,7 +90,8 @@ def test_journal_is_append_only_and_balanced(sf, master, flow, acc):
         assert {role: a.id for role, a in first.items()} == {role: a.id for role, a in again.items()}
         assert {a.code: a.name_zh for a in env.search("sale.account")} == {
             "1122": "应收账款", "6001": "主营业务收入", "22210106": "应交税费-销项税额",
-            "1002": "银行存款", "1001": "库存现金", "6603": "财务费用-现金折扣"}
+            "1002": "银行存款", "1001": "库存现金", "6603": "财务费用-现金折扣",
+            "660302": "财务费用-汇兑损益"}
         with pytest.raises(ValidationError) as bad:
             acc.journal.post_entry(env, date=JAN5, source_record="manual", source_id=0, label="x",
                                    lines=[{"account": "cash", "debit": D("10")},

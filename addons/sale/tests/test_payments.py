@@ -5,9 +5,8 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import func, select
 
-from core.errors import AccessDenied, NotFound, TransitionBlocked, ValidationError
+from core.errors import AccessDenied, NotFound, ValidationError
 from core.testing import add_user
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -211,41 +210,6 @@ def test_hook_sale_payment_discount(sf, master, flow, acc):
             assert _inv(env, other).amount_residual == D("226.00")  # nothing written
     finally:
         sf.pm.unregister(plugin)
-
-
-def test_documents_in_a_foreign_currency_are_not_booked_in_the_company_journal(
-        sf, master, users, flow, acc):
-    """The journal is in CNY and does not convert yet: a USD invoice cannot be posted and a
-    USD payment cannot be registered (refused, nothing written), rather than 113 dollars booked
-    as 113 yuan."""
-    from sale.services import masterdata as md
-
-    with sf.transaction("finance") as env:
-        md.create_currency(env, code="USD", name="US Dollar")
-        md.add_rate(env, "USD", dt.date(2026, 1, 1), "7.20")
-    with sf.transaction() as env:
-        usd = env.create("sale.customer", code="C100", name="Acme Inc", name_key="acme inc",
-                         region="West", tier="normal", salesperson_id=users.sp["sp1"],
-                         payment_term_id=master.term_id, currency="USD").id
-    iid = flow.invoice(flow.order(lines=[(0, "1", None)], customer=usd), post=False)
-    with sf.transaction("finance") as env:
-        with pytest.raises(TransitionBlocked) as refused:
-            acc.invoice.post_invoice(env, env.get("sale.invoice", iid))
-        assert "the journal is kept in CNY: a document in USD cannot be booked" in str(refused.value)
-    with sf.transaction("finance") as env:
-        with pytest.raises(ValidationError) as refused:
-            acc.payment.register_payment(env, customer_id=usd, amount=D("113.00"),
-                                         method="bank_transfer", allocations=[])
-        assert "currency" in refused.value.errors
-        with pytest.raises(ValidationError) as refused:
-            acc.payment.register_payments(env, [{"customer_id": usd, "amount": "113.00",
-                                                 "method": "cash", "allocations": []}])
-        assert "0.currency" in refused.value.errors
-    with sf.transaction("finance") as env:
-        invoice = env.get("sale.invoice", iid)
-        assert (invoice.state, invoice.number, invoice.journal_entry_id) == ("draft", None, None)
-        assert env.session.scalar(select(func.count()).select_from(env["sale.payment"])) == 0
-        assert acc.journal.trial_balance(env)["debit"] == 0
 
 
 def test_payment_amounts_have_at_most_the_currencys_decimals(make_sf, fast_passwords):

@@ -195,7 +195,8 @@ def _build_statements(env) -> SimpleNamespace:
                      .outerjoin(T, (T.c.source == "order") & (T.c.source_id == Ord.c.id)))
         .where(Ord.c.id.in_(ids)),
         invoices=select(I_.c.id, I_.c.customer_id, I_.c.kind, I_.c.state, I_.c.amount_residual,
-                        I_.c.due_date, I_.c.date, I_.c.currency, *item_cols)
+                        I_.c.due_date, I_.c.date, I_.c.currency, *item_cols, I_.c.amount_total,
+                        I_.c.amount_total_company, I_.c.currency_rate)
         .select_from(I_.outerjoin(T, (T.c.source == "invoice") & (T.c.source_id == I_.c.id)))
         .where(I_.c.id.in_(ids)),
         allocated=select(A.c.invoice_id).where(A.c.payment_id.in_(ids)),
@@ -250,12 +251,29 @@ def _invoice_items(env, invoice_ids) -> dict[tuple[str, int], tuple[Item | None,
     rows = env.session.connection().execute(_stmts(env).invoices, {"ids": list(invoice_ids)})
     for row in rows:
         iid, customer_id, kind, state, residual, due, date, currency = row[:8]
+        total, total_company, rate = row[-3:]
         item = Item(customer_id)
         if kind == "invoice" and state == "posted" and Decimal(residual or 0) > 0:
-            item.receivable = to_company(env, Decimal(residual), currency, date)
+            item.receivable = _invoice_open_company(env, Decimal(residual), currency, date,
+                                                    total, total_company, rate)
             item.due_date = due or date
         out[("invoice", iid)] = (_item(row, 8), item)
     return out
+
+
+def _invoice_open_company(env, residual: Decimal, currency, date, total, total_company,
+                          rate) -> Decimal:
+    """What is open on a posted invoice in the company currency, at the rate the invoice was
+    booked at (sale's ``currency_rate``; all of it: exactly its ``amount_total_company``), so
+    exposure agrees with sale's receivables; the invoice date's rate for a row booked without
+    one (a company-currency invoice has rate 1)."""
+    if (currency or "").upper() == company_currency(env):
+        return _money(residual)
+    if rate is None or not Decimal(rate) or total_company is None:
+        return to_company(env, residual, currency, date)
+    if residual == Decimal(total):
+        return _money(Decimal(total_company))
+    return _money(residual * Decimal(rate))
 
 
 # -- noting changes (the hook) and applying them (before the commit) ---------------------------
