@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from core.config import DEFAULT_CONFIG, ClientConfig
+from core.config import ClientConfig
 from core.errors import SalesflowError
 
 
@@ -32,6 +32,17 @@ class Context:
 
 class SalesflowGroup(click.Group):
     """Turns kernel errors into one readable line and exit code 2."""
+
+    #: why the enabled addons' commands could not be added (``_load_addon_commands``)
+    addon_commands_error: SalesflowError | None = None
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is None and self.addon_commands_error is not None:
+            # an addon's command is missing because its config does not load: say why
+            raise click.UsageError(f"no such command {cmd_name!r}: the addons' commands were not "
+                                   f"loaded: {self.addon_commands_error}", ctx)
+        return command
 
     def invoke(self, ctx):
         try:
@@ -299,19 +310,16 @@ def demo(obj: Context, seed: int) -> None:
 
 
 def _load_addon_commands() -> None:
-    """Addons may add command groups (``[provides].cli``); loaded for the configured client."""
-    import os
-
-    try:
-        config = ClientConfig.load(os.environ.get("SALESFLOW_CONFIG") or _config_from_argv())
-    except SalesflowError:
-        return
+    """Addons may add command groups (``[provides].cli``); loaded for the configured client
+    (``--config``, else ``$SALESFLOW_CONFIG``, else config/default.toml, as for every command)."""
     from core.plugins.addons import AddonCatalog, load_object
 
     try:
+        config = ClientConfig.load(_config_from_argv())
         catalog = AddonCatalog.discover(config.addons_path)
         manifests = catalog.resolve(config.addons)
-    except SalesflowError:
+    except SalesflowError as exc:
+        main.addon_commands_error = exc
         return
     enabled = {m.name for m in manifests}
     for m in manifests:
@@ -322,13 +330,14 @@ def _load_addon_commands() -> None:
 
 
 def _config_from_argv() -> str | None:
+    """The config file the command line names (None: ``ClientConfig.load``'s default)."""
     argv = sys.argv[1:]
     for i, arg in enumerate(argv):
         if arg in ("--config", "-c") and i + 1 < len(argv):
             return argv[i + 1]
         if arg.startswith("--config="):
             return arg.split("=", 1)[1]
-    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else None
+    return None
 
 
 def run() -> None:

@@ -93,3 +93,37 @@ def test_cli_errors_are_one_readable_line(config, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--config", str(broken), "addons", "list"])
     assert result.exit_code == 2
     assert "error: " in result.output and "'kt_ext' depends on 'kt_doc'" in result.output
+
+
+def _salesflow(*args: str, env: dict[str, str] | None = None):
+    """The installed command as a user runs it (addon commands are added at start-up)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    environ = {k: v for k, v in os.environ.items() if k != "SALESFLOW_CONFIG"} | (env or {})
+    return subprocess.run([sys.executable, "-c", "from core.cli import run; run()", *args],
+                          cwd=root, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def test_addon_commands_follow_the_config_named_on_the_command_line(tmp_path):
+    """--config wins over $SALESFLOW_CONFIG for the addons' commands too, and a config that
+    does not load is named instead of a bare "No such command"."""
+    credit = tmp_path / "credit.toml"
+    credit.write_text('[client]\nname = "c"\naddons = ["sale", "sale_credit"]\n'
+                      f'database_url = "sqlite:///{tmp_path / "c.db"}"\n', encoding="utf-8")
+    sale_only = tmp_path / "sale.toml"
+    sale_only.write_text('[client]\nname = "s"\naddons = ["sale"]\n', encoding="utf-8")
+
+    result = _salesflow("--config", str(credit), "credit", "--help",
+                        env={"SALESFLOW_CONFIG": str(sale_only)})
+    assert result.returncode == 0, result.stderr
+    assert "rebuild-exposure" in result.stdout
+
+    typo = tmp_path / "typo.toml"
+    typo.write_text(credit.read_text(encoding="utf-8").replace('name = "c"', 'name = "c"\ncolour = "red"'),
+                    encoding="utf-8")
+    result = _salesflow("--config", str(typo), "credit", "rescore")
+    assert result.returncode == 2
+    assert "colour: Unknown field" in result.stderr and str(typo) in result.stderr
