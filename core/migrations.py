@@ -303,7 +303,28 @@ def _find_revision_owner(sf, rev: str) -> str | None:
     return None
 
 
-def _upgrade(sf, branches: Branches, engine: Engine) -> list[str]:
+def _installed(branches: Branches, heads: tuple[str, ...]) -> set[str]:
+    """The branches (addon names) with at least one revision in a database at ``heads``."""
+    applied = branches.ancestors([h for h in heads if h in branches.addon_of])
+    return {branches.addon_of[r] for r in applied if r in branches.addon_of}
+
+
+def _announce_installed(sf, conn: Connection, addons: list[str]) -> None:
+    """``db_addons_installed``, in the upgrade's transaction, as the system."""
+    from core.env import Env
+
+    session = sf._session_class(bind=conn, expire_on_commit=False, autoflush=True,
+                                join_transaction_mode="rollback_only")
+    try:
+        sf.pm.hook.db_addons_installed(addons=addons, env=Env(sf, session, None))
+        session.commit()  # flushes and runs before-commit work; the upgrade's transaction stays open
+    finally:
+        session.close()
+
+
+def _upgrade(sf, branches: Branches, engine: Engine, *, announce: bool = False) -> list[str]:
+    """Apply the pending revisions; ``announce``: call ``db_addons_installed`` for the addons
+    whose branch was not in the database before."""
     applied: list[str] = []
     steps: list[Any] = []
 
@@ -316,9 +337,14 @@ def _upgrade(sf, branches: Branches, engine: Engine) -> list[str]:
 
     try:
         with _transaction(engine) as conn:
-            _check_known(sf, branches, _heads_in(conn))
+            heads = _heads_in(conn)
+            _check_known(sf, branches, heads)
+            before = _installed(branches, heads)
             _run(sf, branches.script, conn, upgrade_steps,
                  env_kwargs={"destination_rev": "heads"}, on_version_apply=on_apply)
+            new = [a for a in sf.addon_names if branches.revisions(a) and a not in before]
+            if announce and applied and new:
+                _announce_installed(sf, conn, new)
     except MigrationError:
         raise
     except Exception as exc:
@@ -341,7 +367,7 @@ def upgrade(sf) -> list[str]:
     """
     branches = load_branches(sf)
     _check_schema_has_branches(sf, branches)
-    return _upgrade(sf, branches, sf.engine)
+    return _upgrade(sf, branches, sf.engine, announce=True)
 
 
 def current(sf) -> list[str]:

@@ -11,6 +11,8 @@
 * ``record_validate``: only credit managers change credit profiles; customer merges resync
   exposure.
 * ``record_rule_filters``: a salesperson sees the credit records of their own customers only.
+* ``db_addons_installed``: enabled on an existing database, the exposure is built from the
+  open documents already there.
 """
 
 from __future__ import annotations
@@ -124,3 +126,10 @@ def record_rule_filters(model, env):
     if env.has_role(*SEES_ALL) or not env.has_role("salesperson"):
         return []
     return [model.customer_id.in_(_own_customers(env))]
+
+
+@hookimpl
+def db_addons_installed(addons, env):
+    """sale_credit enabled on a database with sale's documents: their exposure, from them."""
+    if "sale_credit" in addons:
+        credit.rebuild(env)
