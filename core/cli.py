@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from core.config import ClientConfig
 from core.errors import SalesflowError
@@ -16,6 +17,7 @@ class Context:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
         self._sf = None
+        self._checked = False
 
     @property
     def config(self) -> ClientConfig:
@@ -23,6 +25,19 @@ class Context:
 
     @property
     def salesflow(self):
+        """The client's Salesflow, on a database brought to the enabled addons' heads (else a
+        ``MigrationError`` saying to run ``db upgrade``)."""
+        if not self._checked:
+            from core import migrations
+
+            migrations.check_current(self.unchecked_salesflow)
+            self._checked = True
+        return self.unchecked_salesflow
+
+    @property
+    def unchecked_salesflow(self):
+        """The client's Salesflow, whatever state its database is in (``db``, ``demo``,
+        ``workflow``, ``shell``)."""
         if self._sf is None:
             from core.app import Salesflow
 
@@ -49,6 +64,10 @@ class SalesflowGroup(click.Group):
             return super().invoke(ctx)
         except SalesflowError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except OperationalError as exc:  # unreachable server, locked or unreadable file...
+            reason = " ".join(str(exc.orig).split())
+            click.echo(f"error: the database cannot be used: {reason}", err=True)
             sys.exit(2)
 
 
@@ -155,7 +174,7 @@ def workflow_show(obj: Context, record: str, diagram: Path | None, as_json: bool
     """States and transitions of RECORD (e.g. sale.order) as compiled for this client."""
     from core.workflow.diagram import to_dot, to_mermaid, to_text
 
-    wf = obj.salesflow.workflows[record]
+    wf = obj.unchecked_salesflow.workflows[record]
     markup = wf.markup()
     if as_json:
         click.echo(json.dumps(markup, indent=2, ensure_ascii=False))
@@ -181,7 +200,7 @@ def db_upgrade(obj: Context) -> None:
     """Bring the database to the heads of the enabled addons' migrations."""
     from core import migrations
 
-    applied = migrations.upgrade(obj.salesflow)
+    applied = migrations.upgrade(obj.unchecked_salesflow)
     click.echo(f"database at heads: {', '.join(applied) or '(nothing to do)'}")
 
 
@@ -191,7 +210,7 @@ def db_current(obj: Context) -> None:
     """Revisions the database is at."""
     from core import migrations
 
-    for line in migrations.current(obj.salesflow):
+    for line in migrations.current(obj.unchecked_salesflow):
         click.echo(line)
 
 
@@ -203,7 +222,7 @@ def db_revision(obj: Context, addon: str, message: str) -> None:
     """Autogenerate a revision for ADDON's tables and columns (developers)."""
     from core import migrations
 
-    path = migrations.revision(obj.salesflow, addon, message)
+    path = migrations.revision(obj.unchecked_salesflow, addon, message)
     click.echo(f"wrote {path}")
 
 
@@ -281,7 +300,7 @@ def shell(obj: Context) -> None:
     """A Python shell with ``sf`` (the client's Salesflow) and ``tx`` (open a transaction)."""
     import code
 
-    sf = obj.salesflow
+    sf = obj.unchecked_salesflow
     banner = ("salesflow shell: `sf` is the client's Salesflow.\n"
               "  with sf.transaction() as env: env.search('sale.order')")
     code.interact(banner=banner, local={"sf": sf, "tx": sf.transaction})
@@ -294,7 +313,7 @@ def demo(obj: Context, seed: int) -> None:
     """Fill the (upgraded) database with demonstration data of every enabled addon."""
     import random
 
-    sf = obj.salesflow
+    sf = obj.unchecked_salesflow
     from core import migrations
 
     migrations.upgrade(sf)

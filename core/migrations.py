@@ -36,7 +36,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Column, Connection, Engine, MetaData, text
+from sqlalchemy import Column, Connection, Engine, MetaData, inspect, text
 
 from core.db import WRITE, is_sqlite, make_engine
 from core.errors import SalesflowError
@@ -368,6 +368,31 @@ def upgrade(sf) -> list[str]:
     branches = load_branches(sf)
     _check_schema_has_branches(sf, branches)
     return _upgrade(sf, branches, sf.engine, announce=True)
+
+
+def check_current(sf) -> None:
+    """Refuse a database the enabled addons' revisions have not been applied to: an empty one,
+    or one where an addon was enabled (or updated) and ``db upgrade`` not run yet. Databases
+    made with ``create_all`` (tables, no version table) are not managed and pass."""
+    branches = load_branches(sf)
+    with sf.engine.connect() as conn:
+        heads = _heads_in(conn)
+        tables = inspect(conn).get_table_names() if not heads else [VERSION_TABLE]
+        conn.rollback()
+    upgrade = f"run: salesflow --config {sf.config.label} db upgrade"
+    if not tables:
+        raise MigrationError(f"the database {_url(sf)} is empty: {upgrade}")
+    if not heads or any(h not in branches.addon_of for h in heads):
+        return  # unknown revisions: an addon was disabled (its tables stay; db upgrade says so)
+    applied = branches.ancestors(heads)
+    if any(sc.revision not in applied for key in branches.folders for sc in branches.revisions(key)):
+        pending = [line for line in current(sf) if "pending" in line]
+        raise MigrationError(f"the database {_url(sf)} is behind the enabled addons "
+                             f"({'; '.join(pending)}): {upgrade}")
+
+
+def _url(sf) -> str:
+    return sf.engine.url.render_as_string(hide_password=True)
 
 
 def current(sf) -> list[str]:

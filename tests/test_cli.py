@@ -127,3 +127,47 @@ def test_addon_commands_follow_the_config_named_on_the_command_line(tmp_path):
     result = _salesflow("--config", str(typo), "credit", "rescore")
     assert result.returncode == 2
     assert "colour: Unknown field" in result.stderr and str(typo) in result.stderr
+
+
+def test_commands_refuse_a_database_that_is_not_upgraded(tmp_path, db_url):
+    """users/serve/addon commands on a database without its tables, or with an addon enabled
+    and not upgraded yet, say to run `db upgrade` (one line, exit 2), not a traceback."""
+    config = tmp_path / "client.toml"
+
+    def write(addons: str) -> None:
+        config.write_text(f'[client]\nname = "x"\naddons = [{addons}]\n'
+                          f'addons_path = ["{TEST_ADDONS}"]\ndatabase_url = "{db_url}"\n',
+                          encoding="utf-8")
+
+    def create_user(login: str):
+        return CliRunner().invoke(main, ["--config", str(config), "users", "create", login,
+                                         "--password", "long enough"])
+
+    write('"mig_a"')
+    result = create_user("ann")
+    assert (result.exit_code, result.exception.__class__) == (2, SystemExit), result.output
+    assert "is empty" in result.output and "db upgrade" in result.output
+
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    assert create_user("ann").exit_code == 0
+    write('"mig_a", "mig_b"')  # enabled, not upgraded yet
+    result = create_user("bob")
+    assert result.exit_code == 2, result.output
+    assert "mig_b: not installed" in result.output and "db upgrade" in result.output
+    assert "mig_b: not installed" in run("--config", str(config), "db", "current").output
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    assert create_user("bob").exit_code == 0
+    write('"mig_a"')  # mig_b disabled: its tables stay, the commands still work
+    assert create_user("cy").exit_code == 0
+
+
+def test_an_unreachable_database_is_one_line(tmp_path):
+    config = tmp_path / "client.toml"
+    config.write_text('[client]\nname = "x"\naddons = []\n'
+                      'database_url = "postgresql+psycopg://nobody:secret@127.0.0.1:9/nowhere"\n',
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "users", "create", "ann",
+                                       "--password", "long enough"])
+    assert (result.exit_code, result.exception.__class__) == (2, SystemExit), result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: ") and "127.0.0.1" in line and "secret" not in line
