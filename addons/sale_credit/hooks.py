@@ -9,7 +9,7 @@
 * ``sale_shipment_blockers``: the same check (locked) before every shipment.
 * ``workflow_transition_done``: a release counts the order; release and rejection are recorded.
 * ``record_validate``: only credit managers change credit profiles; customer merges resync
-  exposure.
+  exposure, and do not lift a credit hold.
 * ``record_rule_filters``: a salesperson sees the credit records of their own customers only.
 * ``db_addons_installed``: enabled on an existing database, the exposure is built from the
   open documents already there.
@@ -100,6 +100,9 @@ def record_validate(record, env):
     if state.persistent:
         merged = state.attrs.merged_into_id.history
         if merged.has_changes() and record.merged_into_id is not None:
+            refused = _merge_lifts_hold(record, env)
+            if refused:
+                return {"merged_into_id": [refused]}
             credit.note_customers(env, record.id, record.merged_into_id)
     if env.unrestricted or env.has_role("credit_manager"):
         return {}
@@ -111,6 +114,20 @@ def record_validate(record, env):
         elif history.has_changes() and state.persistent:
             errors[name] = ["only a credit manager may change the credit profile"]
     return errors
+
+
+def _merge_lifts_hold(source, env) -> str | None:
+    """A customer on hold merged into one that is not would carry its documents on where every
+    credit check passes: the credit manager decides (holds the target first)."""
+    if not source.credit_hold:
+        return None
+    with env.sudo():
+        target = env.session.get(env["sale.customer"], source.merged_into_id)
+    if target is None or target.credit_hold:
+        return None
+    return (f"customer {source.code} is on credit hold ({source.credit_hold_reason or 'no reason given'}) "
+            f"and {target.code} is not: merging would lift the hold; a credit manager puts "
+            f"{target.code} on hold first (or lifts {source.code}'s)")
 
 
 def _own_customers(env):
