@@ -8,7 +8,8 @@
   first, in customer id order (no deadlock between two batches).
 * ``sale_shipment_blockers``: the same check (locked) before every shipment.
 * ``workflow_transition_done``: a release counts the order; release and rejection are recorded.
-* ``record_validate``: only credit managers change credit profiles; customer merges resync
+* ``record_validate``: only credit managers change credit profiles (never of the customers
+  they sell to); customer merges resync
   exposure, and do not lift a credit hold.
 * ``record_rule_filters``: a salesperson sees the credit records of their own customers only.
 * ``db_addons_installed``: enabled on an existing database, the exposure is built from the
@@ -22,7 +23,7 @@ from sqlalchemy import inspect, select
 from core.plugins import hookimpl
 
 from .models.customer import CREDIT_FIELDS
-from .services import credit
+from .services import credit, profile
 
 #: roles that see every customer's credit records (as in sale, plus credit managers)
 SEES_ALL = ("sales_manager", "director", "finance", "warehouse", "credit_manager")
@@ -104,15 +105,20 @@ def record_validate(record, env):
             if refused:
                 return {"merged_into_id": [refused]}
             credit.note_customers(env, record.id, record.merged_into_id)
-    if env.unrestricted or env.has_role("credit_manager"):
+    if env.unrestricted:
         return {}
+    refusal = "only a credit manager may change the credit profile"
+    if env.has_role("credit_manager"):
+        refusal = profile.own_customer_refusal(env, record)
+        if refusal is None:
+            return {}
     errors = {}
     for name in CREDIT_FIELDS:
         history = state.attrs[name].history
         if history.has_changes() and any(v not in (None, False) for v in history.added):
-            errors[name] = ["only a credit manager may change the credit profile"]
+            errors[name] = [refusal]
         elif history.has_changes() and state.persistent:
-            errors[name] = ["only a credit manager may change the credit profile"]
+            errors[name] = [refusal]
     return errors
 
 
