@@ -84,9 +84,9 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 TEMPLATE = """# salesflow client configuration (see docs/configuration.md)
 [client]
-name = "{name}"
+name = {name}
 addons = {addons}
-database_url = "{database_url}"
+database_url = {database_url}
 locale = "{locale}"
 currency = "CNY"
 
@@ -112,7 +112,9 @@ def init(path: Path, name: str, addons: str, database_url: str | None, locale: s
         raise click.ClickException(f"{path} exists (use --force to overwrite)")
     names = [a.strip() for a in addons.split(",") if a.strip()]
     url = database_url or f"sqlite:///../instance/{path.stem}.db"
-    text = TEMPLATE.format(name=name, addons=json.dumps(names), database_url=url, locale=locale)
+    # JSON strings are TOML basic strings: quotes and backslashes escaped, 华东 kept as it is
+    text = TEMPLATE.format(name=json.dumps(name, ensure_ascii=False), addons=json.dumps(names),
+                           database_url=json.dumps(url, ensure_ascii=False), locale=locale)
     if "sale" not in names:
         text = text.split("# Orders over")[0]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -171,3 +171,16 @@ def test_an_unreachable_database_is_one_line(tmp_path):
     assert (result.exit_code, result.exception.__class__) == (2, SystemExit), result.output
     (line,) = result.output.splitlines()
     assert line.startswith("error: ") and "127.0.0.1" in line and "secret" not in line
+
+
+def test_init_writes_any_company_name(tmp_path):
+    """Quotes and backslashes in --name are TOML-escaped (the file was refused as invalid TOML
+    and deleted), and a Chinese name stays readable."""
+    from core.config import ClientConfig
+
+    path = tmp_path / "config" / "acme.toml"
+    name = 'ACME "East" 华东\\'
+    result = run("init", str(path), "--name", name, "--database-url", f"sqlite:///{tmp_path / 'a.db'}")
+    assert result.exit_code == 0, result.output
+    assert ClientConfig.load(path).name == name
+    assert 'name = "ACME \\"East\\" 华东\\\\"' in path.read_text(encoding="utf-8")
