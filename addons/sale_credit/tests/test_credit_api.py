@@ -146,3 +146,13 @@ def test_a_credit_manager_does_not_change_the_credit_of_their_own_customer(sf, m
         assert (c3.credit_hold, c3.credit_limit) == (True, None)
         assert profile.summary(env, c3)["limit"] == D("10000")
     assert api.client.delete(own + "/hold", json={"reason": "paid"}, headers=api.h("cm")).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["1e999999", "NaN", "-Infinity", "10000000000000000000"])
+def test_an_unusable_min_exposure_is_refused_on_the_parameter(sf, master, users, api, value):
+    """PostgreSQL cannot compare numeric columns with 1e999999 (a 500 before)."""
+    resp = api.client.get(f"{API}/exposure?min_exposure={value}", headers=api.h("cm"))
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert "min_exposure" in resp.get_json()["error"]["fields"]
+    ok = api.client.get(f"{API}/exposure?min_exposure=-5.5", headers=api.h("cm"))
+    assert ok.status_code == 200 and ok.get_json()["total"] == 3
