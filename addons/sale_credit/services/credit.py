@@ -740,6 +740,16 @@ def check_order(env, order, trigger: str, *, lock: bool = False) -> CreditCheck:
     return check
 
 
+def run_date(env, date: dt.date | None, what: str) -> dt.date:
+    """The date of a run that acts now (dunning letters and holds, stored scores): today by
+    default, never after it (a mistyped year would act on a day that has not come)."""
+    today = env.today()
+    if date is not None and date > today:
+        raise ValidationError({"date": [f"{date.isoformat()} is after today ({today.isoformat()}): "
+                                        f"{what} runs for today or an earlier date"]})
+    return date or today
+
+
 def skipping(env) -> bool:
     return bool(env.session.info.get(SKIP_CHECKS))
 

@@ -31,8 +31,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.errors import ValidationError
-
 from . import credit, letters, outbox
 
 DUNNING = "sale.credit.dunning"
@@ -106,11 +104,7 @@ def run_dunning(env, date: dt.date | None = None):
     the ``dunning_run``."""
     env.check_access(RUN, "create")
     env.check_access(DUNNING, "create")
-    today = env.today()
-    date = date or today
-    if date > today:  # letters and holds are real now: a run cannot be ahead of the calendar
-        raise ValidationError({"date": [f"{date.isoformat()} is after today ({today.isoformat()}): "
-                                        f"dunning runs for today or an earlier date"]})
+    date = credit.run_date(env, date, "dunning")
     settings = env.settings("sale_credit")["dunning"]
     configured = levels(env)
     by_code = {level["code"]: level for level in configured}
