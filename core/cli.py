@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 
-from core.config import DEFAULT_CONFIG, ClientConfig
+from core.config import ClientConfig
 from core.errors import SalesflowError
 
 
@@ -16,6 +17,7 @@ class Context:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
         self._sf = None
+        self._checked = False
 
     @property
     def config(self) -> ClientConfig:
@@ -23,6 +25,19 @@ class Context:
 
     @property
     def salesflow(self):
+        """The client's Salesflow, on a database brought to the enabled addons' heads (else a
+        ``MigrationError`` saying to run ``db upgrade``)."""
+        if not self._checked:
+            from core import migrations
+
+            migrations.check_current(self.unchecked_salesflow)
+            self._checked = True
+        return self.unchecked_salesflow
+
+    @property
+    def unchecked_salesflow(self):
+        """The client's Salesflow, whatever state its database is in (``db``, ``demo``,
+        ``workflow``, ``shell``)."""
         if self._sf is None:
             from core.app import Salesflow
 
@@ -33,11 +48,26 @@ class Context:
 class SalesflowGroup(click.Group):
     """Turns kernel errors into one readable line and exit code 2."""
 
+    #: why the enabled addons' commands could not be added (``_load_addon_commands``)
+    addon_commands_error: SalesflowError | None = None
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is None and self.addon_commands_error is not None:
+            # an addon's command is missing because its config does not load: say why
+            raise click.UsageError(f"no such command {cmd_name!r}: the addons' commands were not "
+                                   f"loaded: {self.addon_commands_error}", ctx)
+        return command
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except SalesflowError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except OperationalError as exc:  # unreachable server, locked or unreadable file...
+            reason = " ".join(str(exc.orig).split())
+            click.echo(f"error: the database cannot be used: {reason}", err=True)
             sys.exit(2)
 
 
@@ -54,9 +84,9 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 TEMPLATE = """# salesflow client configuration (see docs/configuration.md)
 [client]
-name = "{name}"
+name = {name}
 addons = {addons}
-database_url = "{database_url}"
+database_url = {database_url}
 locale = "{locale}"
 currency = "CNY"
 
@@ -82,7 +112,9 @@ def init(path: Path, name: str, addons: str, database_url: str | None, locale: s
         raise click.ClickException(f"{path} exists (use --force to overwrite)")
     names = [a.strip() for a in addons.split(",") if a.strip()]
     url = database_url or f"sqlite:///../instance/{path.stem}.db"
-    text = TEMPLATE.format(name=name, addons=json.dumps(names), database_url=url, locale=locale)
+    # JSON strings are TOML basic strings: quotes and backslashes escaped, 华东 kept as it is
+    text = TEMPLATE.format(name=json.dumps(name, ensure_ascii=False), addons=json.dumps(names),
+                           database_url=json.dumps(url, ensure_ascii=False), locale=locale)
     if "sale" not in names:
         text = text.split("# Orders over")[0]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +176,7 @@ def workflow_show(obj: Context, record: str, diagram: Path | None, as_json: bool
     """States and transitions of RECORD (e.g. sale.order) as compiled for this client."""
     from core.workflow.diagram import to_dot, to_mermaid, to_text
 
-    wf = obj.salesflow.workflows[record]
+    wf = obj.unchecked_salesflow.workflows[record]
     markup = wf.markup()
     if as_json:
         click.echo(json.dumps(markup, indent=2, ensure_ascii=False))
@@ -170,7 +202,7 @@ def db_upgrade(obj: Context) -> None:
     """Bring the database to the heads of the enabled addons' migrations."""
     from core import migrations
 
-    applied = migrations.upgrade(obj.salesflow)
+    applied = migrations.upgrade(obj.unchecked_salesflow)
     click.echo(f"database at heads: {', '.join(applied) or '(nothing to do)'}")
 
 
@@ -180,7 +212,7 @@ def db_current(obj: Context) -> None:
     """Revisions the database is at."""
     from core import migrations
 
-    for line in migrations.current(obj.salesflow):
+    for line in migrations.current(obj.unchecked_salesflow):
         click.echo(line)
 
 
@@ -192,7 +224,7 @@ def db_revision(obj: Context, addon: str, message: str) -> None:
     """Autogenerate a revision for ADDON's tables and columns (developers)."""
     from core import migrations
 
-    path = migrations.revision(obj.salesflow, addon, message)
+    path = migrations.revision(obj.unchecked_salesflow, addon, message)
     click.echo(f"wrote {path}")
 
 
@@ -270,7 +302,7 @@ def shell(obj: Context) -> None:
     """A Python shell with ``sf`` (the client's Salesflow) and ``tx`` (open a transaction)."""
     import code
 
-    sf = obj.salesflow
+    sf = obj.unchecked_salesflow
     banner = ("salesflow shell: `sf` is the client's Salesflow.\n"
               "  with sf.transaction() as env: env.search('sale.order')")
     code.interact(banner=banner, local={"sf": sf, "tx": sf.transaction})
@@ -283,7 +315,7 @@ def demo(obj: Context, seed: int) -> None:
     """Fill the (upgraded) database with demonstration data of every enabled addon."""
     import random
 
-    sf = obj.salesflow
+    sf = obj.unchecked_salesflow
     from core import migrations
 
     migrations.upgrade(sf)
@@ -299,19 +331,16 @@ def demo(obj: Context, seed: int) -> None:
 
 
 def _load_addon_commands() -> None:
-    """Addons may add command groups (``[provides].cli``); loaded for the configured client."""
-    import os
-
-    try:
-        config = ClientConfig.load(os.environ.get("SALESFLOW_CONFIG") or _config_from_argv())
-    except SalesflowError:
-        return
+    """Addons may add command groups (``[provides].cli``); loaded for the configured client
+    (``--config``, else ``$SALESFLOW_CONFIG``, else config/default.toml, as for every command)."""
     from core.plugins.addons import AddonCatalog, load_object
 
     try:
+        config = ClientConfig.load(_config_from_argv())
         catalog = AddonCatalog.discover(config.addons_path)
         manifests = catalog.resolve(config.addons)
-    except SalesflowError:
+    except SalesflowError as exc:
+        main.addon_commands_error = exc
         return
     enabled = {m.name for m in manifests}
     for m in manifests:
@@ -322,13 +351,14 @@ def _load_addon_commands() -> None:
 
 
 def _config_from_argv() -> str | None:
+    """The config file the command line names (None: ``ClientConfig.load``'s default)."""
     argv = sys.argv[1:]
     for i, arg in enumerate(argv):
         if arg in ("--config", "-c") and i + 1 < len(argv):
             return argv[i + 1]
         if arg.startswith("--config="):
             return arg.split("=", 1)[1]
-    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else None
+    return None
 
 
 def run() -> None:

@@ -165,6 +165,8 @@ class ClientConfig:
             raise ConfigError(f"{label}: [addon] must be a table of tables")
         base = path.parent if path else Path.cwd()
         database_url = os.environ.get(DATABASE_URL_ENV) or client["database_url"]
+        check_database_url(database_url, f"${DATABASE_URL_ENV}" if os.environ.get(DATABASE_URL_ENV)
+                           else f"{label}: [client]: database_url")
         return cls(
             name=client["name"],
             addons=client["addons"],
@@ -179,6 +181,27 @@ class ClientConfig:
             approvals=rules,
             addon_settings=addon_settings,
         )
+
+
+def check_database_url(url: str, where: str) -> None:
+    """A URL salesflow can open: SQLite, or PostgreSQL through psycopg (the driver it installs).
+    ``postgres://`` (as hosting services print it) and a driver that is not installed are named
+    here, not as a traceback at the first connection."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    expected = "sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/database"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: {url!r} is not a database URL; expected {expected}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgres", "postgresql") and driver != "psycopg":
+        raise ConfigError(f"{where}: {shown}: write postgresql+psycopg://... (the PostgreSQL "
+                          f"driver salesflow installs is psycopg)")
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{where}: {shown}: salesflow runs on SQLite and PostgreSQL; expected {expected}")
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:

@@ -36,7 +36,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Column, Connection, Engine, MetaData, text
+from sqlalchemy import Column, Connection, Engine, MetaData, inspect, text
 
 from core.db import WRITE, is_sqlite, make_engine
 from core.errors import SalesflowError
@@ -303,7 +303,28 @@ def _find_revision_owner(sf, rev: str) -> str | None:
     return None
 
 
-def _upgrade(sf, branches: Branches, engine: Engine) -> list[str]:
+def _installed(branches: Branches, heads: tuple[str, ...]) -> set[str]:
+    """The branches (addon names) with at least one revision in a database at ``heads``."""
+    applied = branches.ancestors([h for h in heads if h in branches.addon_of])
+    return {branches.addon_of[r] for r in applied if r in branches.addon_of}
+
+
+def _announce_installed(sf, conn: Connection, addons: list[str]) -> None:
+    """``db_addons_installed``, in the upgrade's transaction, as the system."""
+    from core.env import Env
+
+    session = sf._session_class(bind=conn, expire_on_commit=False, autoflush=True,
+                                join_transaction_mode="rollback_only")
+    try:
+        sf.pm.hook.db_addons_installed(addons=addons, env=Env(sf, session, None))
+        session.commit()  # flushes and runs before-commit work; the upgrade's transaction stays open
+    finally:
+        session.close()
+
+
+def _upgrade(sf, branches: Branches, engine: Engine, *, announce: bool = False) -> list[str]:
+    """Apply the pending revisions; ``announce``: call ``db_addons_installed`` for the addons
+    whose branch was not in the database before."""
     applied: list[str] = []
     steps: list[Any] = []
 
@@ -316,9 +337,14 @@ def _upgrade(sf, branches: Branches, engine: Engine) -> list[str]:
 
     try:
         with _transaction(engine) as conn:
-            _check_known(sf, branches, _heads_in(conn))
+            heads = _heads_in(conn)
+            _check_known(sf, branches, heads)
+            before = _installed(branches, heads)
             _run(sf, branches.script, conn, upgrade_steps,
                  env_kwargs={"destination_rev": "heads"}, on_version_apply=on_apply)
+            new = [a for a in sf.addon_names if branches.revisions(a) and a not in before]
+            if announce and applied and new:
+                _announce_installed(sf, conn, new)
     except MigrationError:
         raise
     except Exception as exc:
@@ -341,7 +367,32 @@ def upgrade(sf) -> list[str]:
     """
     branches = load_branches(sf)
     _check_schema_has_branches(sf, branches)
-    return _upgrade(sf, branches, sf.engine)
+    return _upgrade(sf, branches, sf.engine, announce=True)
+
+
+def check_current(sf) -> None:
+    """Refuse a database the enabled addons' revisions have not been applied to: an empty one,
+    or one where an addon was enabled (or updated) and ``db upgrade`` not run yet. Databases
+    made with ``create_all`` (tables, no version table) are not managed and pass."""
+    branches = load_branches(sf)
+    with sf.engine.connect() as conn:
+        heads = _heads_in(conn)
+        tables = inspect(conn).get_table_names() if not heads else [VERSION_TABLE]
+        conn.rollback()
+    upgrade = f"run: salesflow --config {sf.config.label} db upgrade"
+    if not tables:
+        raise MigrationError(f"the database {_url(sf)} is empty: {upgrade}")
+    if not heads or any(h not in branches.addon_of for h in heads):
+        return  # unknown revisions: an addon was disabled (its tables stay; db upgrade says so)
+    applied = branches.ancestors(heads)
+    if any(sc.revision not in applied for key in branches.folders for sc in branches.revisions(key)):
+        pending = [line for line in current(sf) if "pending" in line]
+        raise MigrationError(f"the database {_url(sf)} is behind the enabled addons "
+                             f"({'; '.join(pending)}): {upgrade}")
+
+
+def _url(sf) -> str:
+    return sf.engine.url.render_as_string(hide_password=True)
 
 
 def current(sf) -> list[str]:

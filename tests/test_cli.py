@@ -93,3 +93,94 @@ def test_cli_errors_are_one_readable_line(config, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--config", str(broken), "addons", "list"])
     assert result.exit_code == 2
     assert "error: " in result.output and "'kt_ext' depends on 'kt_doc'" in result.output
+
+
+def _salesflow(*args: str, env: dict[str, str] | None = None):
+    """The installed command as a user runs it (addon commands are added at start-up)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    environ = {k: v for k, v in os.environ.items() if k != "SALESFLOW_CONFIG"} | (env or {})
+    return subprocess.run([sys.executable, "-c", "from core.cli import run; run()", *args],
+                          cwd=root, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def test_addon_commands_follow_the_config_named_on_the_command_line(tmp_path):
+    """--config wins over $SALESFLOW_CONFIG for the addons' commands too, and a config that
+    does not load is named instead of a bare "No such command"."""
+    credit = tmp_path / "credit.toml"
+    credit.write_text('[client]\nname = "c"\naddons = ["sale", "sale_credit"]\n'
+                      f'database_url = "sqlite:///{tmp_path / "c.db"}"\n', encoding="utf-8")
+    sale_only = tmp_path / "sale.toml"
+    sale_only.write_text('[client]\nname = "s"\naddons = ["sale"]\n', encoding="utf-8")
+
+    result = _salesflow("--config", str(credit), "credit", "--help",
+                        env={"SALESFLOW_CONFIG": str(sale_only)})
+    assert result.returncode == 0, result.stderr
+    assert "rebuild-exposure" in result.stdout
+
+    typo = tmp_path / "typo.toml"
+    typo.write_text(credit.read_text(encoding="utf-8").replace('name = "c"', 'name = "c"\ncolour = "red"'),
+                    encoding="utf-8")
+    result = _salesflow("--config", str(typo), "credit", "rescore")
+    assert result.returncode == 2
+    assert "colour: Unknown field" in result.stderr and str(typo) in result.stderr
+
+
+def test_commands_refuse_a_database_that_is_not_upgraded(tmp_path, db_url):
+    """users/serve/addon commands on a database without its tables, or with an addon enabled
+    and not upgraded yet, say to run `db upgrade` (one line, exit 2), not a traceback."""
+    config = tmp_path / "client.toml"
+
+    def write(addons: str) -> None:
+        config.write_text(f'[client]\nname = "x"\naddons = [{addons}]\n'
+                          f'addons_path = ["{TEST_ADDONS}"]\ndatabase_url = "{db_url}"\n',
+                          encoding="utf-8")
+
+    def create_user(login: str):
+        return CliRunner().invoke(main, ["--config", str(config), "users", "create", login,
+                                         "--password", "long enough"])
+
+    write('"mig_a"')
+    result = create_user("ann")
+    assert (result.exit_code, result.exception.__class__) == (2, SystemExit), result.output
+    assert "is empty" in result.output and "db upgrade" in result.output
+
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    assert create_user("ann").exit_code == 0
+    write('"mig_a", "mig_b"')  # enabled, not upgraded yet
+    result = create_user("bob")
+    assert result.exit_code == 2, result.output
+    assert "mig_b: not installed" in result.output and "db upgrade" in result.output
+    assert "mig_b: not installed" in run("--config", str(config), "db", "current").output
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    assert create_user("bob").exit_code == 0
+    write('"mig_a"')  # mig_b disabled: its tables stay, the commands still work
+    assert create_user("cy").exit_code == 0
+
+
+def test_an_unreachable_database_is_one_line(tmp_path):
+    config = tmp_path / "client.toml"
+    config.write_text('[client]\nname = "x"\naddons = []\n'
+                      'database_url = "postgresql+psycopg://nobody:secret@127.0.0.1:9/nowhere"\n',
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "users", "create", "ann",
+                                       "--password", "long enough"])
+    assert (result.exit_code, result.exception.__class__) == (2, SystemExit), result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: ") and "127.0.0.1" in line and "secret" not in line
+
+
+def test_init_writes_any_company_name(tmp_path):
+    """Quotes and backslashes in --name are TOML-escaped (the file was refused as invalid TOML
+    and deleted), and a Chinese name stays readable."""
+    from core.config import ClientConfig
+
+    path = tmp_path / "config" / "acme.toml"
+    name = 'ACME "East" 华东\\'
+    result = run("init", str(path), "--name", name, "--database-url", f"sqlite:///{tmp_path / 'a.db'}")
+    assert result.exit_code == 0, result.output
+    assert ClientConfig.load(path).name == name
+    assert 'name = "ACME \\"East\\" 华东\\\\"' in path.read_text(encoding="utf-8")

@@ -87,6 +87,11 @@ stamp = false
     (CLIENT + 'currency = "yuan"\n', "[client]: currency: String does not match expected pattern."),
     (CLIENT + 'timezone = "Beijing"\n', "[client]: timezone: unknown time zone 'Beijing'"),
     (CLIENT.replace('name = "ACME"\n', ""), "[client]: name: Missing data for required field."),
+    (CLIENT.replace('"{db}"', '"postgres://ann:s3cret@db.example/acme"'),
+     "[client]: database_url: postgres://ann:***@db.example/acme: write postgresql+psycopg://"),
+    (CLIENT.replace('"{db}"', '"mysql://ann@db.example/acme"'),
+     "[client]: database_url: mysql://ann@db.example/acme: salesflow runs on SQLite"),
+    (CLIENT.replace('"{db}"', '"acme.db"'), "[client]: database_url: 'acme.db' is not a database URL"),
     (CLIENT + '\n[clients]\nname = "typo"\n', "unknown table(s) ['clients']"),
     ('[other]\nx = 1\n', "unknown table(s) ['other']"),
     ("", "the [client] table is required"),
@@ -171,6 +176,14 @@ def test_the_database_url_can_come_from_the_environment(write, monkeypatch, db_u
     finally:
         sf.drop_all()
         sf.engine.dispose()
+
+
+def test_a_database_url_from_the_environment_is_checked_too(write, monkeypatch):
+    monkeypatch.setenv("SALESFLOW_DATABASE_URL", "postgresql://ann:s3cret@db.example/acme")
+    with pytest.raises(ConfigError) as err:
+        ClientConfig.load(write(CLIENT))
+    assert "$SALESFLOW_DATABASE_URL: postgresql://ann:***@db.example/acme: write postgresql+psycopg://" \
+        in str(err.value) and "s3cret" not in str(err.value)
 
 
 def test_the_config_file_can_come_from_the_environment(write, monkeypatch):

@@ -8,9 +8,12 @@
   first, in customer id order (no deadlock between two batches).
 * ``sale_shipment_blockers``: the same check (locked) before every shipment.
 * ``workflow_transition_done``: a release counts the order; release and rejection are recorded.
-* ``record_validate``: only credit managers change credit profiles; customer merges resync
-  exposure.
+* ``record_validate``: only credit managers change credit profiles (never of the customers
+  they sell to); customer merges resync
+  exposure, and do not lift a credit hold.
 * ``record_rule_filters``: a salesperson sees the credit records of their own customers only.
+* ``db_addons_installed``: enabled on an existing database, the exposure is built from the
+  open documents already there.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy import inspect, select
 from core.plugins import hookimpl
 
 from .models.customer import CREDIT_FIELDS
-from .services import credit
+from .services import credit, profile
 
 #: roles that see every customer's credit records (as in sale, plus credit managers)
 SEES_ALL = ("sales_manager", "director", "finance", "warehouse", "credit_manager")
@@ -98,17 +101,39 @@ def record_validate(record, env):
     if state.persistent:
         merged = state.attrs.merged_into_id.history
         if merged.has_changes() and record.merged_into_id is not None:
+            refused = _merge_lifts_hold(record, env)
+            if refused:
+                return {"merged_into_id": [refused]}
             credit.note_customers(env, record.id, record.merged_into_id)
-    if env.unrestricted or env.has_role("credit_manager"):
+    if env.unrestricted:
         return {}
+    refusal = "only a credit manager may change the credit profile"
+    if env.has_role("credit_manager"):
+        refusal = profile.own_customer_refusal(env, record)
+        if refusal is None:
+            return {}
     errors = {}
     for name in CREDIT_FIELDS:
         history = state.attrs[name].history
         if history.has_changes() and any(v not in (None, False) for v in history.added):
-            errors[name] = ["only a credit manager may change the credit profile"]
+            errors[name] = [refusal]
         elif history.has_changes() and state.persistent:
-            errors[name] = ["only a credit manager may change the credit profile"]
+            errors[name] = [refusal]
     return errors
+
+
+def _merge_lifts_hold(source, env) -> str | None:
+    """A customer on hold merged into one that is not would carry its documents on where every
+    credit check passes: the credit manager decides (holds the target first)."""
+    if not source.credit_hold:
+        return None
+    with env.sudo():
+        target = env.session.get(env["sale.customer"], source.merged_into_id)
+    if target is None or target.credit_hold:
+        return None
+    return (f"customer {source.code} is on credit hold ({source.credit_hold_reason or 'no reason given'}) "
+            f"and {target.code} is not: merging would lift the hold; a credit manager puts "
+            f"{target.code} on hold first (or lifts {source.code}'s)")
 
 
 def _own_customers(env):
@@ -124,3 +149,10 @@ def record_rule_filters(model, env):
     if env.has_role(*SEES_ALL) or not env.has_role("salesperson"):
         return []
     return [model.customer_id.in_(_own_customers(env))]
+
+
+@hookimpl
+def db_addons_installed(addons, env):
+    """sale_credit enabled on a database with sale's documents: their exposure, from them."""
+    if "sale_credit" in addons:
+        credit.rebuild(env)

@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, or_, select
 from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.errors import ConflictError, ValidationError
+from core.errors import AccessDenied, ConflictError, ValidationError
 from core.web import Column, Filter, ListView, Menu, Panel, Views
 from core.web.base import page, render
 
@@ -183,7 +183,7 @@ def profile(env, customer_id):
         try:
             with env.session.begin_nested():  # a refusal leaves nothing behind
                 changed = _save_profile(env, customer, form)
-        except (ValidationError, ConflictError) as exc:
+        except (ValidationError, ConflictError, AccessDenied) as exc:  # e.g. an own customer
             errors = _form_errors(exc, form)
         else:
             flash(_("Credit profile saved.") if changed else _("Nothing to change."),

@@ -116,6 +116,17 @@ def app_configured(app, salesflow):
 
 
 @hookspec
+def db_addons_installed(addons, env):
+    """Called by ``salesflow db upgrade`` when it installed the branches of ``addons`` (enabled
+    since the last upgrade, or a new database), after every revision, in the same transaction.
+
+    ``env`` is the system's. Fill what an addon keeps derived from the data already in the
+    database (sale_credit: the exposure of the open orders and invoices). An error rolls the
+    whole upgrade back. Must not commit.
+    """
+
+
+@hookspec
 def demo_data(env, rng):
     """Fill a fresh database with demonstration data for this addon.
 

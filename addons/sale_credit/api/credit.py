@@ -207,6 +207,17 @@ def _exposure_query(env):
     return stmt, columns
 
 
+#: exposure columns are NUMERIC(18, 2): a filter beyond them cannot be compared (PostgreSQL: a 500)
+AMOUNT_LIMIT = Decimal("1e16")
+
+
+def _amount(value: str) -> Decimal:
+    amount = Decimal(value)
+    if not amount.is_finite() or abs(amount) >= AMOUNT_LIMIT:
+        raise ValueError(f"{value!r} is not an amount (finite, below {AMOUNT_LIMIT:,.0f} in absolute value)")
+    return amount
+
+
 def _bool(value: str) -> bool:
     text = value.strip().lower()
     if text in ("true", "1", "yes"):
@@ -223,7 +234,7 @@ def _exposure_page(env, *, over_limit_only: bool = False) -> Page:
         "grade": lambda v: c["grade"] == v,
         "hold": lambda v: c["hold"].is_(_bool(v)),
         "over_limit": lambda v: over if _bool(v) else ~over,
-        "min_exposure": lambda v: c["exposure"] >= Decimal(v),
+        "min_exposure": lambda v: c["exposure"] >= _amount(v),
         "q": lambda v: or_(c["code"].icontains(v, autoescape=True),
                            c["name"].icontains(v, autoescape=True)),
     }

@@ -13,7 +13,8 @@ Per order line, with ``q`` ordered, ``d`` delivered (shipped - returned), ``i`` 
 ``r`` returned: ``u = max(0, q - r - i)`` is still to invoice, ``s = min(u, max(0, d - i))`` of
 it was shipped, ``u - s`` was not; amounts are ``round(x * line total / q)`` (so an order not
 shipped at all counts exactly its total). Orders count while ``approved``, ``shipped`` or
-``invoiced`` (not in ``draft`` or ``credit_review``). Other currencies are converted at the
+``invoiced`` (not in ``draft`` or ``credit_review``, except what an amended order delivered
+and has not invoiced: ``counted_part``). Other currencies are converted at the
 rate in force on the order's (invoice's) date: the figures of a document do not move with
 today's rate, so keeping them and rebuilding them from scratch always agree.
 
@@ -50,7 +51,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, insert, select, tuple_
+from sqlalchemy import bindparam, event, func, insert, or_, select, tuple_
 
 from core.errors import ValidationError
 
@@ -61,6 +62,9 @@ CENT = Decimal("0.01")
 PARTS = ("receivable", "shipped_uninvoiced", "approved_unshipped")
 #: order states whose open quantities count
 COUNTED_ORDER_STATES = ("approved", "shipped", "invoiced")
+#: order states where nothing counts; in the others (draft, credit_review: an amendment took a
+#: partly shipped order back) what was delivered and not invoiced still does
+NOTHING_COUNTS_STATES = ("paid", "cancelled")
 
 #: session.info keys
 _DIRTY = "sale_credit.dirty"          # {"order": set, "invoice": set, "payment": set, "customer": set}
@@ -239,11 +243,22 @@ def _order_items(env, order_ids) -> dict[tuple[str, int], tuple[Item | None, Ite
     out = {}
     for oid, ((state, customer_id, currency, date_order), stored) in head.items():
         item = Item(customer_id)
-        if state in COUNTED_ORDER_STATES:
+        if state not in NOTHING_COUNTS_STATES:
             item.shipped_uninvoiced, item.approved_unshipped = order_open(
                 env, currency, date_order, lines.get(oid, []))
-        out[("order", oid)] = (stored, item)
+        out[("order", oid)] = (stored, counted_part(item, state))
     return out
+
+
+def counted_part(item: Item, state: str) -> Item:
+    """What of an order's open value (``item``) counts in its state: all of it while the order
+    counts, the delivered and not invoiced part in draft or credit review (the customer has the
+    goods), nothing once paid or cancelled."""
+    if state in COUNTED_ORDER_STATES:
+        return item
+    if state in NOTHING_COUNTS_STATES:
+        return Item(item.customer_id)
+    return Item(item.customer_id, shipped_uninvoiced=item.shipped_uninvoiced)
 
 
 def _invoice_items(env, invoice_ids) -> dict[tuple[str, int], tuple[Item | None, Item]]:
@@ -699,11 +714,12 @@ def check_order(env, order, trigger: str, *, lock: bool = False) -> CreditCheck:
         grade, limit, policy = effective_profile(settings, own_grade, own_limit)
         parts = exposure_parts(env, order.customer_id, row=row)
         components = list(settings["components"])
-        counts = order.state in COUNTED_ORDER_STATES
         # what this order already adds to the counted parts: its current open value while it
-        # counts (the maintained item equals it: nothing of the order changed before the check)
-        current = order_item(env, order) if counts or trigger == "ship" else None
-        own = sum((getattr(current, p) for p in components), ZERO) if counts else ZERO
+        # counts, what it delivered in draft (the maintained item equals it: nothing of the
+        # order changed before the check)
+        current = order_item(env, order)
+        counted_now = counted_part(current, order.state)
+        own = sum((getattr(counted_now, p) for p in components), ZERO)
         if trigger == "ship":
             amount = current.shipped_uninvoiced + current.approved_unshipped
         else:  # approval (or a release of it): the order's total
@@ -740,6 +756,16 @@ def check_order(env, order, trigger: str, *, lock: bool = False) -> CreditCheck:
             f"{who} has invoices overdue by {days} days (more than {allowed}); the oldest was "
             f"due {oldest.isoformat()}")
     return check
+
+
+def run_date(env, date: dt.date | None, what: str) -> dt.date:
+    """The date of a run that acts now (dunning letters and holds, stored scores): today by
+    default, never after it (a mistyped year would act on a day that has not come)."""
+    today = env.today()
+    if date is not None and date > today:
+        raise ValidationError({"date": [f"{date.isoformat()} is after today ({today.isoformat()}): "
+                                        f"{what} runs for today or an earlier date"]})
+    return date or today
 
 
 def skipping(env) -> bool:
@@ -853,8 +879,11 @@ def compute_all(env) -> tuple[dict[tuple[str, int], Item], dict[int, dict[str, A
     """Every open document's item and every customer's parts, from the documents alone."""
     Order, Invoice = env["sale.order"], env["sale.invoice"]
     with env.sudo():
-        order_ids = list(env.session.scalars(
-            select(Order.id).where(Order.state.in_(COUNTED_ORDER_STATES))))
+        Line = env["sale.line"]
+        delivered = select(Line.order_id).where(Line.qty_shipped > 0)
+        order_ids = list(env.session.scalars(select(Order.id).where(or_(
+            Order.state.in_(COUNTED_ORDER_STATES),
+            Order.state.notin_(NOTHING_COUNTS_STATES) & Order.id.in_(delivered)))))
         invoice_ids = list(env.session.scalars(
             select(Invoice.id).where(Invoice.kind == "invoice", Invoice.state == "posted",
                                      Invoice.amount_residual > 0)))

@@ -3,7 +3,7 @@
 ``run_dunning(env, date)`` (``salesflow credit dunning --date D``, ``POST
 /api/v1/credit/dunning-runs``) looks at every posted invoice with something open (at least
 ``[addon.sale_credit.dunning] min_amount``) dated on or before ``date``, and counts
-``days = date - due date`` (negative before the due date). The levels (default: friendly -3,
+``days = date - due date`` (negative before the due date); a date after today is refused. The levels (default: friendly -3,
 reminder 1, warning 15, final 30) are in ascending days; the invoice has *reached* every level
 whose ``days`` is at most its ``days``. The run writes one letter for the **highest level
 reached**, unless a letter of that level or a higher one was already written for the invoice
@@ -104,7 +104,7 @@ def run_dunning(env, date: dt.date | None = None):
     the ``dunning_run``."""
     env.check_access(RUN, "create")
     env.check_access(DUNNING, "create")
-    date = date or env.today()
+    date = credit.run_date(env, date, "dunning")
     settings = env.settings("sale_credit")["dunning"]
     configured = levels(env)
     by_code = {level["code"]: level for level in configured}

@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from core.errors import ValidationError
+from core.errors import ConfigError, ValidationError
 
 log = logging.getLogger(__name__)
 RECORD = "sale.credit.outbox"
@@ -133,9 +133,15 @@ def claim(sf, *, now: dt.datetime | None = None, limit: int | None = None) -> li
 
 
 def smtp_password(smtp: dict[str, Any]) -> str | None:
-    if smtp.get("password_env"):
-        return os.environ.get(smtp["password_env"])
-    return smtp.get("password")
+    """The SMTP password; a ``password_env`` variable that is not set is a ``ConfigError`` (a
+    worker started without it would fail, and count, every message)."""
+    name = smtp.get("password_env")
+    if not name:
+        return smtp.get("password")
+    if name not in os.environ:
+        raise ConfigError(f"[addon.sale_credit.smtp]: password_env: the variable {name} is not "
+                          f"set in the worker's environment (the SMTP password); nothing was sent")
+    return os.environ[name]
 
 
 def connect(smtp: dict[str, Any]) -> smtplib.SMTP:
@@ -200,6 +206,8 @@ def send_pending(sf, *, now: dt.datetime | None = None, limit: int | None = None
     """One pass of the worker: claim due rows, send them, mark them (module docstring).
     ``connect_smtp(smtp_settings)`` opens the SMTP connection (default ``connect``)."""
     smtp = sf.settings["sale_credit"]["smtp"]
+    if smtp.get("username"):
+        smtp_password(smtp)  # before claiming: a missing password is not the messages' failure
     connect_smtp = connect_smtp or connect
     result = SendResult()
     items = claim(sf, now=now, limit=limit)

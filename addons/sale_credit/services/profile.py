@@ -25,8 +25,26 @@ def require_credit_manager(env) -> None:
         raise AccessDenied(f"only a credit manager may do this (roles: {sorted(env.roles) or 'none'})")
 
 
+def own_customer_refusal(env, customer) -> str | None:
+    """The customer's own salesperson does not decide its credit (as for an order's release:
+    ``check_credit_releaser``), even when they are a credit manager too."""
+    if env.user_id is None or customer.salesperson_id is None:
+        return None
+    Salesperson = env["sale.salesperson"]
+    with env.sudo():
+        seller = env.session.scalar(select(Salesperson.user_id)
+                                    .where(Salesperson.id == customer.salesperson_id))
+    if seller != env.user_id:
+        return None
+    return (f"the own salesperson of customer {customer.code} cannot change its credit profile "
+            f"or hold; another credit manager must")
+
+
 def _customer(env, customer_id: int, *, lock: bool = True):
     customer = env.get("sale.customer", customer_id)  # 404 when missing or hidden
+    refusal = own_customer_refusal(env, customer)
+    if refusal:
+        raise AccessDenied(refusal)
     if lock:
         with env.sudo():
             credit.lock_customer(env, customer.id)

@@ -137,8 +137,9 @@ def grade_for(env, score: Decimal) -> str | None:
 
 def rescore(env, date: dt.date | None = None, customer_ids: list[int] | None = None) -> list[dict]:
     """Store every customer's score and propose grade changes (older open proposals of a
-    customer are superseded). Returns one dict per customer scored."""
-    date = date or env.today()
+    customer are superseded). Returns one dict per customer scored. ``date`` (default today)
+    is not after today."""
+    date = credit.run_date(env, date, "a rescore")
     P = env["sale.credit.grade_proposal"]
     results = []
     with env.sudo():

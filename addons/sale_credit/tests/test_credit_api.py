@@ -8,6 +8,8 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
+from core.errors import ValidationError
+
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 API = "/api/v1/credit"
@@ -124,3 +126,33 @@ def test_holds_and_profile_changes_are_audited(sf, master, users, api, data):
     ]
     assert [c["credit_note"][1] for _u, c in credit_rows] == [
         "hold: cheque bounced", "hold lifted: cheque cleared", "reviewed"]
+
+
+def test_a_credit_manager_does_not_change_the_credit_of_their_own_customer(sf, master, users, api):
+    """cm_sp is a credit manager and C003's salesperson: like a release of their own order,
+    raising C003's limit or lifting its hold is another credit manager's decision."""
+    own = f"{API}/customers/{master.c3}"
+    resp = api.client.patch(own, json={"credit_limit": "900000", "note": "mine"}, headers=api.h("cm_sp"))
+    assert resp.status_code == 403 and "own salesperson" in resp.get_json()["error"]["message"]
+    assert api.client.post(own + "/hold", json={"reason": "late"}, headers=api.h("cm")).status_code == 200
+    resp = api.client.delete(own + "/hold", json={"reason": "trust me"}, headers=api.h("cm_sp"))
+    assert resp.status_code == 403
+    profile = __import__("importlib").import_module("sale_credit.services.profile")
+    with pytest.raises(ValidationError, match="own salesperson"):  # below the API too (shell)
+        with sf.transaction("cm_sp") as env:
+            env.write(env.get("sale.customer", master.c3), credit_hold=False)
+    with sf.transaction() as env:
+        c3 = env.get("sale.customer", master.c3)
+        assert (c3.credit_hold, c3.credit_limit) == (True, None)
+        assert profile.summary(env, c3)["limit"] == D("10000")
+    assert api.client.delete(own + "/hold", json={"reason": "paid"}, headers=api.h("cm")).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["1e999999", "NaN", "-Infinity", "10000000000000000000"])
+def test_an_unusable_min_exposure_is_refused_on_the_parameter(sf, master, users, api, value):
+    """PostgreSQL cannot compare numeric columns with 1e999999 (a 500 before)."""
+    resp = api.client.get(f"{API}/exposure?min_exposure={value}", headers=api.h("cm"))
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert "min_exposure" in resp.get_json()["error"]["fields"]
+    ok = api.client.get(f"{API}/exposure?min_exposure=-5.5", headers=api.h("cm"))
+    assert ok.status_code == 200 and ok.get_json()["total"] == 3

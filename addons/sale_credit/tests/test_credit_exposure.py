@@ -182,3 +182,57 @@ def test_rebuild_command(sf, master, flow, db_url, tmp_path, consistent):
     assert result.exit_code == 0
     assert result.output.splitlines()[-1] == "rebuilt customers=1 items=1 differences_fixed=1"
     consistent()
+
+
+def test_a_merge_does_not_lift_a_credit_hold(sf, master, users, flow):
+    """A customer on credit hold merged into one that is not: refused (its orders, invoices and
+    contacts would carry on under a customer every credit check passes); once the credit manager
+    holds the target too, or into a customer on hold, the merge goes through."""
+    from core.errors import ValidationError
+
+    profile = __import__("importlib").import_module("sale_credit.services.profile")
+    partner = __import__("importlib").import_module("sale.services.partner")
+    flow.order(lines=[(0, "1", None)], ship=None)
+    with sf.transaction("cm") as env:
+        profile.set_hold(env, master.c1, "cheque bounced")
+
+    with pytest.raises(ValidationError, match="credit hold") as refused:
+        with sf.transaction("manager") as env:
+            partner.merge_customers(env, env.get("sale.customer", master.c1),
+                                    env.get("sale.customer", master.c2))
+    assert "merged_into_id" in refused.value.errors
+    with sf.transaction() as env:
+        c1, c2 = env.get("sale.customer", master.c1), env.get("sale.customer", master.c2)
+        assert (c1.merged_into_id, c1.active, c2.credit_hold) == (None, True, False)
+
+    with sf.transaction("cm") as env:
+        profile.set_hold(env, master.c2, "merging with C001")
+    with sf.transaction("manager") as env:
+        partner.merge_customers(env, env.get("sale.customer", master.c1),
+                                env.get("sale.customer", master.c2))
+    with sf.transaction() as env:
+        assert env.get("sale.customer", master.c1).merged_into_id == master.c2
+
+
+def test_an_amended_partly_shipped_order_keeps_its_delivered_goods_in_exposure(
+        sf, master, users, svc, flow, exposure, decisions, consistent):
+    """Amending an approved, partly shipped order takes it back to draft; the goods the customer
+    already has are still owed for (until invoiced), so they stay in its exposure, and the
+    re-approval counts the order's total once."""
+    oid = flow.order(lines=[(0, "10", None)], ship={0: "4"})              # 1,130.00; 452.00 shipped
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        svc.order.amend_order(env, order, reason="one more", changes={"lines": [
+            {"id": order.lines[0].id, "quantity": "11"}]})                # 1,243.00
+    assert flow.state("sale.order", oid) == "draft"
+    parts = exposure(master.c1)
+    assert (parts["shipped_uninvoiced"], parts["approved_unshipped"]) == (D("452.00"), ZERO)
+    consistent()
+
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+    last = decisions(order_id=oid)[-1]
+    assert (last["outcome"], last["exposure"], last["order_amount"]) == ("pass", ZERO, D("1243.00"))
+    parts = exposure(master.c1)
+    assert (parts["shipped_uninvoiced"], parts["approved_unshipped"]) == (D("452.00"), D("791.00"))
+    consistent()

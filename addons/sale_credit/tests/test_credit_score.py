@@ -115,3 +115,18 @@ def test_rescore_proposes_and_a_credit_manager_decides(sf, master, users, histor
     with sf.transaction() as env:
         score = __import__("importlib").import_module("sale_credit.services.score")
         assert score.rescore(env, DAY)[0]["proposed"] is None
+
+
+def test_a_rescore_dated_after_today_is_refused(sf, master, users, history):
+    """A mistyped year would store every customer's score as of a day that has not come (all
+    open invoices very late) and propose downgrades: refused, nothing stored."""
+    from core.errors import ValidationError
+
+    score = __import__("importlib").import_module("sale_credit.services.score")
+    future = sf.today() + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as refused, sf.transaction() as env:
+        score.rescore(env, future)
+    assert list(refused.value.errors) == ["date"]
+    with sf.transaction() as env:
+        assert env.get("sale.customer", master.c2).credit_score is None
+        assert env.search("sale.credit.grade_proposal") == []

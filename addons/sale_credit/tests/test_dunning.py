@@ -203,3 +203,19 @@ def test_letter_rendering_is_safe_and_falls_back(coll):
     assert letters.render("t", "zh_CN", customer="", invoice="I", amount=D("1"), currency="CNY",
                           due_date=dt.date(2026, 1, 1), days=1, templates=custom) == \
         ("{unknown} I", "1.00")
+
+
+def test_a_run_dated_after_today_is_refused(sf, users, dunning_data, coll):
+    """A mistyped year (--date 2027-...) would send final notices for invoices that are not
+    overdue and put their customers on hold today: refused, nothing written."""
+    from core.errors import ValidationError
+
+    future = sf.today() + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as refused:
+        _run(sf, coll, future)
+    assert list(refused.value.errors) == ["date"] and future.isoformat() in str(refused.value)
+    assert _letters(sf) == []
+    with sf.transaction() as env:
+        assert env.search("sale.credit.dunning_run") == []
+        assert not any(c.credit_hold for c in env.search("sale.customer"))
+    assert _run(sf, coll, sf.today())["letters"]  # today is fine (the final notices are due)

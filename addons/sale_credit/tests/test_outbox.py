@@ -152,3 +152,21 @@ def test_run_worker_once_drains_the_queue(sf, coll, fake_smtp):
     total = coll.outbox.run_worker(sf, once=True, echo=lines.append)
     assert total.sent == 9 and len(fake_smtp.messages) == 9
     assert lines[0].startswith("claimed 4, sent 4")
+
+
+def test_an_unset_password_variable_stops_the_worker_before_it_claims(make_sf, sf, credit_settings,
+                                                                       coll, fake_smtp, monkeypatch):
+    """password_env names a variable the worker's environment lacks: every pass would log in
+    with an empty password and count a failed attempt on every message until all are given up;
+    the worker stops with the variable's name, the rows untouched."""
+    monkeypatch.delenv("SF_TEST_SMTP_PASSWORD", raising=False)
+    smtp = {**credit_settings["smtp"], "username": "ar", "password_env": "SF_TEST_SMTP_PASSWORD"}
+    sf2 = make_sf(["sale", "sale_credit"], settings={"sale_credit": {**credit_settings, "smtp": smtp}})
+    (row_id,) = _queue(sf2, coll, 1)
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="SF_TEST_SMTP_PASSWORD is not set"):
+        coll.outbox.run_worker(sf2, once=True)
+    row = _rows(sf2)[row_id]
+    assert (row.state, row.attempts, row.claim_token, row.last_error) == ("pending", 0, None, None)
+    assert fake_smtp.messages == []

@@ -280,3 +280,14 @@ def test_huge_page_numbers_and_limits_are_refused_not_a_500(sf, master, users, w
     assert resp.status_code == 200
     assert re.search(r'has-error">\s*<label for="credit_limit">.*?must be less than',
                      resp.get_data(as_text=True), re.S)
+
+
+def test_profile_form_of_an_own_customer_says_why_it_is_refused(sf, master, users, web):
+    """cm_sp sells to C003: the form shows the refusal (another credit manager decides)."""
+    client = web("cm_sp")
+    path = f"/sale/credit/customers/{master.c3}/profile"
+    resp = post_form(client, path, {"credit_grade": "A", "credit_limit": "900000"}, form_page=path)
+    assert resp.status_code == 200
+    assert "another credit manager must" in resp.get_data(as_text=True)
+    with sf.transaction() as env:
+        assert env.get("sale.customer", master.c3).credit_grade == "C"
