@@ -35,7 +35,7 @@ import datetime as dt
 import weakref
 from typing import Any
 
-from sqlalchemy import Table, bindparam, inspect
+from sqlalchemy import Table, bindparam, func, inspect, select
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ClauseElement
@@ -149,7 +149,7 @@ def _statement(mapper, keys: tuple[str, ...]):
 # -- inserts ---------------------------------------------------------------------------------
 
 _INSERT_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# (table) -> {(keys, returning id): INSERT statement}
+# (table) -> {returning id: INSERT statement}
 _INSERTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # (metadata) -> {table: position in dependency order}
 _TABLE_ORDER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -235,7 +235,7 @@ def insert_many(session: Session, new: list, *, postgresql: bool) -> None:
     from ``INSERT .. RETURNING`` (in the rows' order: on SQLite through the table's insert
     sentinel); on PostgreSQL a large group takes them from one ``nextval`` SELECT first and
     goes in as one pipelined executemany. Mapper-level ``before_insert``/``after_insert``
-events do not fire, as for ``update_many``."""
+    events do not fire, as for ``update_many``."""
     groups: dict[type, list] = {}
     for obj in new:
         if getattr(type(obj), "__record__", None):
@@ -280,7 +280,6 @@ def _insertable(obj, plan: _InsertPlan, done: set[int]) -> bool:
 
 def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, postgresql: bool) -> None:
     states = [attributes.instance_state(obj) for obj in objs]
-    keys = tuple(plan.columns[key].key for key in plan.columns)  # the statement's names
     rows = []
     for state in states:
         values = state.dict
@@ -304,8 +303,6 @@ def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, 
     if not with_ids and postgresql and len(states) >= PG_RESERVE_FROM:
         # the ids first, then no RETURNING: a pipelined executemany, where psycopg would parse
         # a huge multi-row INSERT .. RETURNING anew for each batch size
-        from sqlalchemy import func, select
-
         sequence = func.pg_get_serial_sequence(table.name, "id")
         ids = conn.execute(select(func.nextval(sequence)).select_from(
             func.generate_series(1, len(states)))).scalars().all()
@@ -315,9 +312,9 @@ def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, 
     if with_ids:
         for state, row in zip(states, rows, strict=True):
             row["id"] = state.dict["id"]
-        conn.execute(_insert_statement(table, keys + ("id",), False), rows)
+        conn.execute(_insert_statement(table, False), rows)
     else:
-        ids = conn.execute(_insert_statement(table, keys, True), rows).scalars().all()
+        ids = conn.execute(_insert_statement(table, True), rows).scalars().all()
         for state, ident in zip(states, ids, strict=True):
             state.dict["id"] = ident
     session._register_persistent(set(states))  # what the unit of work does after its INSERTs
@@ -330,12 +327,14 @@ def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, 
                         child_state.dict[child_key] = state.dict[local_key]
 
 
-def _insert_statement(table: Table, keys: tuple[str, ...], returning: bool):
-    by_keys = _INSERTS.setdefault(table, {})
-    statement = by_keys.get((keys, returning))
+def _insert_statement(table: Table, returning: bool):
+    """``INSERT INTO t`` (its columns are the rows' keys), ``RETURNING id`` in the rows' order
+    when asked; built once per table."""
+    by_table = _INSERTS.setdefault(table, {})
+    statement = by_table.get(returning)
     if statement is None:
         statement = table.insert()
         if returning:
             statement = statement.returning(table.c.id, sort_by_parameter_order=True)
-        by_keys[(keys, returning)] = statement
+        by_table[returning] = statement
     return statement
