@@ -400,6 +400,8 @@ def timed(name: str, orders: int, counter: StatementCounter, run, profile: str |
 
 
 def print_profile(name: str, profiler: cProfile.Profile) -> None:
+    if dump := os.environ.get("BENCH_PROFILE_DUMP"):  # raw stats, for pstats' callers/callees
+        profiler.dump_stats(f"{dump}.{name}.prof")
     for key in ("cumulative", "tottime"):
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

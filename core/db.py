@@ -12,7 +12,10 @@ On PostgreSQL, checks lock the one row they depend on (``Env.lock``, ``SELECT ..
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+import datetime as dt
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -43,7 +46,39 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
+class _SQLiteDateTime(DATETIME):
+    """SQLite's DATETIME, stored exactly as SQLAlchemy stores it (``YYYY-MM-DD
+    HH:MM:SS.ffffff``, a zone dropped), but formatted by ``datetime.isoformat`` and the last
+    value remembered. A flush binds the same stamp (the transaction's ``now``) two or three
+    times per row (``created_at``, ``updated_at``, an audit row's ``at``), and SQLAlchemy's
+    ``%``-format of a dict per value was about 8 % of a batch of orders."""
+
+    def bind_processor(self, dialect):
+        memo: list[tuple[object, str]] = [(None, "")]  # one tuple, swapped whole: thread-safe
+
+        def process(value):
+            if value is None:
+                return None
+            last = memo[0]
+            if last[0] is value:  # the memo holds the value, so its id is not reused
+                return last[1]
+            if isinstance(value, dt.datetime):
+                text = value.isoformat(" ", "microseconds")[:26]
+            elif isinstance(value, dt.date):
+                text = value.isoformat() + " 00:00:00.000000"
+            else:
+                raise TypeError("SQLite DateTime type only accepts Python datetime and date "
+                                "objects as input.")
+            memo[0] = (value, text)
+            return text
+
+        return process
+
+
 def _setup_sqlite(engine: Engine) -> None:
+    # this engine's dialect only: DateTime columns bind through _SQLiteDateTime
+    engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteDateTime}
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
