@@ -495,9 +495,9 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
     changed = []
     for obj in list(session.dirty):
         record = getattr(obj, "__record__", None)
-        if record is None or not session.is_modified(obj, include_collections=False):
+        if record is None:
             continue
-        changes = _column_changes(obj)
+        changes = _column_changes(obj)  # (what is_modified would ask first, for columns only)
         if not changes:
             continue
         changed.append((obj, changes))

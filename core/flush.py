@@ -121,11 +121,15 @@ def _write(session: Session, mapper, keys: list[str], items: list) -> None:
         raise StaleDataError(
             f"UPDATE statement on table '{table.name}' expected to update {len(rows)} row(s); "
             f"{result.rowcount} were matched.")
+    # now what the database holds, and no longer dirty: the unit of work does not even visit
+    # them (it would, finding nothing to write, at the cost of an UPDATE's bookkeeping each)
+    states = []
     for (obj, _changes), row in zip(items, rows, strict=True):
-        for key in keys:  # now what the database holds: nothing left for the unit of work
-            attributes.set_committed_value(obj, key, row[f"v_{key}"])
-        attributes.set_committed_value(obj, "version", row["v_version"])
-        attributes.set_committed_value(obj, "updated_at", now)
+        state = attributes.instance_state(obj)
+        state.dict["version"], state.dict["updated_at"] = row["v_version"], now
+        states.append((state, state.dict))
+    type(states[0][0])._commit_all_states(states, session.identity_map)
+    session._register_altered(state for state, _dict in states)  # a savepoint rollback expires them
 
 
 def _statement(mapper, keys: tuple[str, ...]):
