@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import Engine, or_, select
@@ -190,8 +191,6 @@ class Salesflow:
 
 def today_in(timezone: str) -> dt.date:
     """The calendar date now in ``timezone`` (an IANA name)."""
-    from zoneinfo import ZoneInfo
-
     return dt.datetime.now(ZoneInfo(timezone)).date()
 
 

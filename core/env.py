@@ -172,6 +172,12 @@ class Env:
         return cached
 
     # -- reading ---------------------------------------------------------------------------
+    def loaded(self, record: str | type, ident: int):
+        """The record ``ident`` if this transaction holds it already, else None: no SQL and
+        no access check (for code that read it itself, through ``get`` or a query)."""
+        cls = self[record] if isinstance(record, str) else record
+        return self.session.identity_map.get(cls.__mapper__.identity_key_from_primary_key((ident,)))
+
     def get(self, record: str, ident: Any, *, lock: bool = False):
         """Fetch by id through access rights and record rules; NotFound when hidden or missing."""
         cls = self[record]

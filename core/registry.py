@@ -19,12 +19,15 @@ import copy
 import datetime as dt
 import inspect
 import sys
+import weakref
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, ForwardRef, Optional
 
 from sqlalchemy import DateTime, Integer, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, MapperProperty, declared_attr, mapped_column
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.base import NO_VALUE
 
 from core.errors import RegistryError
 
@@ -171,6 +174,41 @@ class Record:
         return f"<{self.__record__} id={self.id}>"
 
 
+def _record_init(self, **values) -> None:
+    """Every record's constructor: SQLAlchemy's declarative one (each keyword is an
+    attribute; an unknown one is a TypeError), except that a plain column's value goes
+    straight into the new instance's dict, recorded as added, exactly as the attribute event
+    would leave it. The event machinery per keyword was most of the cost of creating an
+    invoice, a journal line, an allocation; columns with a validator or a ``set`` listener
+    (a partner's ``@validates``, a mutable JSON) still go through ``setattr``."""
+    cls = type(self)
+    plain = _PLAIN_INIT.get(cls)
+    if plain is None:
+        plain = _PLAIN_INIT[cls] = _plain_init_keys(cls)
+    state = instance_state(self)
+    state_dict, committed = state.dict, state.committed_state
+    for key, value in values.items():
+        if key in plain:
+            if key not in state_dict and key not in committed:
+                committed[key] = NO_VALUE  # history: added (a refusal of a new value sees it)
+            state_dict[key] = value
+            state.modified = True
+        elif hasattr(cls, key):
+            setattr(self, key, value)
+        else:
+            raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
+
+
+def _plain_init_keys(cls) -> frozenset[str]:
+    mapper = cls.__mapper__
+    return frozenset(
+        prop.key for prop in mapper.column_attrs
+        if prop.key not in mapper.validators and not getattr(cls, prop.key).dispatch.set)
+
+
+_PLAIN_INIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class RecordInfo:
     name: str
@@ -187,6 +225,7 @@ class Registry:
     def __init__(self) -> None:
         class Base(DeclarativeBase):
             metadata = MetaData(naming_convention=NAMING_CONVENTION)
+            __init__ = _record_init
 
         self.Base = Base
         self.metadata = Base.metadata

@@ -85,7 +85,7 @@ def get_locked(env, record: str, ident: Any):
     record rules cannot hide it (no rules for this user on ``record``)."""
     cls = env[record]
     try:
-        found = env.session.identity_map.get(env.session.identity_key(cls, int(ident)))
+        found = env.loaded(cls, int(ident))
     except (TypeError, ValueError):
         found = None  # env.get says NotFound
     if found is not None and env.can(record, "read") and not env.rule_criteria(cls) \
@@ -102,7 +102,7 @@ def lock_id(env, record: str, ident: int):
     """Lock the row ``ident`` of ``record`` as the system (no record rules), reusing it when
     this transaction has it current (``is_current``); the record, or None when missing."""
     cls = env[record]
-    found = env.session.identity_map.get(env.session.identity_key(cls, ident))
+    found = env.loaded(cls, ident)
     if found is not None and is_current(env, found):
         env.session.flush()
         _held(env).setdefault((cls, found.id), found)

@@ -300,7 +300,7 @@ class SaleOrder:
         wanted = {line.tax_id for line in lines if line.tax_id is not None}
         found = {}
         for ident in wanted:
-            tax = env.session.identity_map.get(env.session.identity_key(Tax, ident))
+            tax = env.loaded(Tax, ident)
             if tax is not None:
                 found[ident] = tax
         missing = wanted - set(found)

@@ -89,7 +89,7 @@ def _current_invoices(env, Invoice, ids: list[int]) -> list | None:
     (``locks.is_current``: locking and re-reading them would find nothing new), else None."""
     found = []
     for ident in ids:
-        invoice = env.session.identity_map.get(env.session.identity_key(Invoice, ident))
+        invoice = env.loaded(Invoice, ident)
         if invoice is None or not locks.is_current(env, invoice):
             return None
         found.append(invoice)
