@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm.attributes import instance_dict
 
 from core.env import jsonable
+from core.flush import insert_rows
 
 if TYPE_CHECKING:
     from core.env import Env
@@ -51,7 +52,7 @@ class Audit:
                          "user_id": env.user_id, "at": now, "changes": values,
                          "created_at": now, "updated_at": now, "version": 1})
         if rows:
-            env.session.connection().execute(insert(table), rows)
+            insert_rows(env.session.connection(), table, rows)
 
     def history(self, env: Env, record: str, record_id: int) -> list[dict[str, Any]]:
         Log = self.registry["audit.log"]

@@ -178,6 +178,22 @@ class Env:
         cls = self[record] if isinstance(record, str) else record
         return self.session.identity_map.get(cls.__mapper__.identity_key_from_primary_key((ident,)))
 
+    def executemany(self, statement, rows: list[dict]):
+        """``statement`` (an INSERT, UPDATE or DELETE without RETURNING, built once and kept)
+        run for every row of ``rows`` in one DBAPI executemany, the values converted as
+        SQLAlchemy converts them but without its per-row work (``core.flush.executemany``).
+        Nothing is checked, validated or audited: for an addon's own batched bookkeeping."""
+        from core.flush import executemany
+
+        return executemany(self.session.connection(), statement, rows)
+
+    def insert_rows(self, record: str, rows: list[dict]):
+        """``rows`` (dicts of column values, all with the same keys) inserted into the table
+        of ``record`` with one executemany and no objects; as ``executemany``, unchecked."""
+        from core.flush import insert_rows
+
+        return insert_rows(self.session.connection(), self[record].__table__, rows)
+
     def get(self, record: str, ident: Any, *, lock: bool = False):
         """Fetch by id through access rights and record rules; NotFound when hidden or missing."""
         cls = self[record]

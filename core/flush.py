@@ -25,6 +25,15 @@ persistent as after the ORM's own INSERT. The unit of work's bookkeeping per new
 of orders. What it cannot do as the ORM would (see ``_insert_plan`` and ``_insertable``) it
 leaves to the ORM.
 
+**Ids.** On PostgreSQL a large group takes its ids from one ``nextval`` SELECT; in an SQLite
+write transaction (``BEGIN IMMEDIATE``: no other writer until it ends) from ``max(id)``, as
+SQLite itself would number them. Either way the rows then go in without RETURNING.
+
+**executemany.** These writes, the audit and workflow log rows, and an addon's own batched
+rows (``Env.executemany``, ``Env.insert_rows``) convert each value with the processor
+SQLAlchemy would apply and hand the rows to the driver's ``executemany`` themselves: Core's
+per-row parameter assembly cost more than SQLite's execution of the rows.
+
 Mapper-level events (``before_insert``, ``after_update``...) do not fire for the rows
 written here: salesflow's extension points are its hooks, which all ran before.
 """
@@ -39,6 +48,8 @@ from sqlalchemy import Table, bindparam, func, inspect, select
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ClauseElement
+
+from core.db import WRITE
 
 #: fewer records than this in a group are left to the ORM (nothing to gain)
 MIN_GROUP = 2
@@ -116,7 +127,7 @@ def _write(session: Session, mapper, keys: list[str], items: list) -> None:
         row["w_id"], row["w_version"] = obj.id, obj.version
         row["v_version"], row["v_updated_at"] = obj.version + 1, now
         rows.append(row)
-    result = session.connection().execute(statement, rows)
+    result = executemany(session.connection(), statement, rows)
     if result.rowcount != len(rows):
         raise StaleDataError(
             f"UPDATE statement on table '{table.name}' expected to update {len(rows)} row(s); "
@@ -148,6 +159,63 @@ def _statement(mapper, keys: tuple[str, ...]):
                    table.c.version == bindparam("w_version", type_=table.c.version.type))
             .values(values))
     return statement
+
+
+# -- executemany -----------------------------------------------------------------------------
+
+# (statement) -> {(dialect, row keys): (SQL, [(bind name, processor or None)], positional) or None}
+_EXECUTEMANY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def executemany(connection, statement, rows: list[dict]):
+    """``connection.execute(statement, rows)`` for an INSERT, UPDATE or DELETE without
+    RETURNING whose rows all have the same keys (the bind names): compiled once per statement,
+    key set and dialect; each value converted by the processor SQLAlchemy would apply; then
+    one DBAPI ``executemany`` (``exec_driver_sql``: engine events still see it). SQLAlchemy
+    assembles the parameters of every row anew (defaults, checks, a dict per row), which was
+    most of the cost of writing audit rows and batched updates. What it cannot take as is (a
+    RETURNING, a Python-side default to fill in, an expanding IN) goes to
+    ``connection.execute`` unchanged. Keep ``statement`` (build it once): the plan is cached
+    on it."""
+    if not rows:
+        return None
+    keys = tuple(rows[0])
+    dialect = connection.dialect
+    by_statement = _EXECUTEMANY.setdefault(statement, {})
+    plan = by_statement.get((dialect, keys), False)
+    if plan is False:
+        plan = by_statement[(dialect, keys)] = _executemany_plan(statement, dialect, keys)
+    if plan is None or any(len(row) != len(keys) for row in rows):
+        return connection.execute(statement, rows)
+    sql, binds, positional = plan
+    try:
+        if positional:
+            params = [tuple(row[name] if proc is None else proc(row[name]) for name, proc in binds)
+                      for row in rows]
+        else:
+            params = [{name: row[name] if proc is None else proc(row[name]) for name, proc in binds}
+                      for row in rows]
+    except KeyError:  # another key set in a later row: as SQLAlchemy would take it
+        return connection.execute(statement, rows)
+    return connection.exec_driver_sql(sql, params)
+
+
+def insert_rows(connection, table: Table, rows: list[dict]):
+    """Rows of ``table`` inserted with one ``executemany`` and no objects (logs, audit rows,
+    lines an addon writes itself): ``INSERT INTO table`` built once per table."""
+    return executemany(connection, _insert_statement(table, False), rows)
+
+
+def _executemany_plan(statement, dialect, keys: tuple[str, ...]):
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+    if (compiled.returning or compiled.insert_prefetch or compiled.update_prefetch
+            or compiled.postfetch_lastrowid or getattr(compiled, "_post_compile_expanded_state", None)
+            or any(bind.expanding or bind.callable is not None or bind.key not in keys
+                   for bind in compiled.binds.values())):
+        return None
+    processors = compiled._bind_processors  # what SQLAlchemy's own execute applies, per bind
+    names = compiled.positiontup if dialect.positional else list(compiled.binds)
+    return compiled.string, [(name, processors.get(name)) for name in names], dialect.positional
 
 
 # -- inserts ---------------------------------------------------------------------------------
@@ -304,6 +372,15 @@ def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, 
                      for key, column in plan.columns.items()})
     with_ids = all(state.dict.get("id") is not None for state in states)
     conn = session.connection()
+    if (not with_ids and not postgresql and conn.get_execution_options().get(WRITE, False)
+            and not table.dialect_options["sqlite"]["autoincrement"]):
+        # an SQLite write transaction (BEGIN IMMEDIATE: no other writer until it ends) takes
+        # the ids SQLite would give (max + 1, ...; AUTOINCREMENT tables never reuse one, so
+        # they keep RETURNING), then one plain executemany
+        start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        for offset, state in enumerate(states, start=1):
+            state.dict["id"] = start + offset
+        with_ids = True
     if not with_ids and postgresql and len(states) >= PG_RESERVE_FROM:
         # the ids first, then no RETURNING: a pipelined executemany, where psycopg would parse
         # a huge multi-row INSERT .. RETURNING anew for each batch size
@@ -316,7 +393,7 @@ def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, 
     if with_ids:
         for state, row in zip(states, rows, strict=True):
             row["id"] = state.dict["id"]
-        conn.execute(_insert_statement(table, False), rows)
+        executemany(conn, _insert_statement(table, False), rows)
     else:
         ids = conn.execute(_insert_statement(table, True), rows).scalars().all()
         for state, ident in zip(states, ids, strict=True):

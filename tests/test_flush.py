@@ -226,3 +226,63 @@ def test_a_savepoint_rolled_back_takes_the_inserted_records_out(make_sf):
         names = sorted(conn.execute(text("SELECT name FROM kt_doc")).scalars())
     assert names == ["again0", "again1", "kept"]
     assert kept.id is not None
+
+
+# -- executemany -----------------------------------------------------------------------------
+
+def test_executemany_stores_what_sqlalchemy_would_store(db_url):
+    import datetime as dt
+
+    from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, Numeric, String, Table, insert
+
+    from core.db import make_engine
+    from core.flush import executemany
+
+    engine = make_engine(db_url)
+    metadata = MetaData()
+    columns = lambda: [Column("id", Integer, primary_key=True), Column("name", String(20)),  # noqa: E731
+                       Column("amount", Numeric(18, 2)), Column("at", DateTime(timezone=True)),
+                       Column("data", JSON)]
+    ours, theirs = Table("x_ours", metadata, *columns()), Table("x_theirs", metadata, *columns())
+    metadata.create_all(engine)
+    at = dt.datetime(2026, 11, 23, 8, 30, 1, 5, tzinfo=dt.UTC)
+    rows = [{"name": "a", "amount": Decimal("12.30"), "at": at, "data": {"old": None, "new": "1.00"}},
+            {"name": None, "amount": Decimal("-0.01"), "at": None, "data": [1, "二"]},
+            {"name": "c", "amount": None, "at": at, "data": None}]
+    statement = insert(ours)
+    with engine.begin() as conn:
+        result = executemany(conn, statement, rows)
+        conn.execute(insert(theirs), rows)
+        assert result.rowcount == 3
+        read = [conn.execute(t.select().order_by(t.c.id)).all() for t in (ours, theirs)]
+    assert read[0] == read[1] and len(read[0]) == 3
+    assert read[0][0].amount == Decimal("12.30") and read[0][1].data == [1, "二"]
+    # a later call with other keys takes a plan of its own
+    with engine.begin() as conn:
+        executemany(conn, statement, [{"name": "d"}, {"name": "e"}])
+        executemany(conn, statement, [{"name": "f", "amount": Decimal("2")}])
+        assert conn.execute(ours.select().where(ours.c.id > 3).order_by(ours.c.id)).all() == [
+            (4, "d", None, None, None), (5, "e", None, None, None),
+            (6, "f", Decimal("2.00"), None, None)]
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+def test_sqlite_write_transactions_give_new_records_the_next_ids(make_sf, count_queries):
+    # SQLite: BEGIN IMMEDIATE holds other writers off, so max(id) + 1... are the ids SQLite
+    # would give; the rows then go in without RETURNING
+    sf = make_sf(KT)
+    with sf.transaction() as env:
+        first = [env.create("kt.doc", name=f"a{i}") for i in range(3)]
+    with sf.transaction() as env:
+        env.session.delete(env.get("kt.doc", first[-1].id))  # the last id is free again
+    with sf.transaction() as env:
+        again = [env.create("kt.doc", name=f"b{i}", amount=Decimal(i)) for i in range(4)]
+        env.session.flush()
+        ids = [d.id for d in again]
+    assert ids == list(range(ids[0], ids[0] + 4))
+    if sf.dialect == "sqlite":
+        assert ids[0] == first[-1].id  # as SQLite itself reuses the highest free rowid
+    with sf.transaction() as env:
+        assert [(d.name, d.amount) for d in (env.get("kt.doc", i) for i in ids)] == [
+            (f"b{i}", Decimal(i)) for i in range(4)]

@@ -407,10 +407,8 @@ def _write_logs(env: Env) -> None:
     logs, env._pending_logs[:] = list(env._pending_logs), []
     if not logs:
         return
-    from sqlalchemy import insert
-
     now = env.now
-    env.session.connection().execute(insert(env["workflow.log"].__table__), [
+    env.insert_rows("workflow.log", [
         {**row, "at": now, "created_at": now, "updated_at": now, "version": 1} for row in logs])
 
 

@@ -485,7 +485,7 @@ class SaleOrder:
                              lambda env: _ledger_update(env["sale.line"].__table__, field))
         rows = [{"b_id": line.id, "b_version": line.version, "b_value": new,
                  "b_new_version": line.version + 1, "b_now": now} for line, _old, new in changes]
-        result = env.session.connection().execute(stmt, rows)
+        result = env.executemany(stmt, rows)
         if result.rowcount != len(rows):
             names = ", ".join(str(order.number or order.id) for order, _q in changes_by_order)
             raise ConflictError(f"lines of order {names} were changed by someone else; reload "

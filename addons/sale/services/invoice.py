@@ -32,7 +32,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -347,12 +347,11 @@ def insert_with_lines_many(env, plans: list[tuple[Any, list[dict[str, Any]]]]) -
     invoices = [invoice for invoice, _lines in plans]
     env.session.add_all(invoices)
     env.session.flush()
-    table = env["sale.invoice.line"].__table__
     now = env.now
     # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
     defaults = {"sale_line_id": None, "origin_line_id": None, "product_id": None, "tax_id": None,
                 "price_adjustment": False}
-    env.session.connection().execute(insert(table), [
+    env.insert_rows("sale.invoice.line", [
         {**defaults, **line, "invoice_id": invoice.id, "version": 1, "created_at": now,
          "updated_at": now}
         for invoice, lines in plans for line in lines

@@ -145,7 +145,7 @@ def post_entries(env, specs: list[dict[str, Any]]) -> list:
         ids = list(conn.execute(queries.built(env, "sale.journal.entry.insert_many", _entries_insert),
                                 values).scalars())
     # one executemany: a single cursor call on SQLite, one pipelined batch on PostgreSQL
-    conn.execute(insert(env["sale.journal.line"].__table__), [
+    env.insert_rows("sale.journal.line", [
         {**row, "entry_id": entry_id, "version": 1, "created_at": now, "updated_at": now}
         for entry_id, rows in zip(ids, checked, strict=True) for row in rows])
     entries = []

@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from sqlalchemy import insert
-
 from core.errors import TransitionBlocked, ValidationError
 from core.money import QTY_DIGITS
 
@@ -144,14 +142,14 @@ def _write_many(env, kind, plans, date, reference, note) -> list:
     (access, validation, audit: one flush) and all their lines with one executemany, whatever
     their number (the quantities were checked positive by the caller; the right to create
     lines is checked here), as invoices and their lines are written."""
-    Shipment, ShipmentLine = env["sale.shipment"], env["sale.shipment.line"]
+    Shipment = env["sale.shipment"]
     env.check_access("sale.shipment.line", "create")
     shipments = [Shipment(order_id=order.id, kind=kind, date=date, reference=reference, note=note,
                           user_id=env.user_id) for order, _wanted in plans]
     env.session.add_all(shipments)
     env.session.flush()
     now = env.now
-    env.session.connection().execute(insert(ShipmentLine.__table__), [
+    env.insert_rows("sale.shipment.line", [
         {"shipment_id": shipment.id, "sale_line_id": line_id, "quantity": qty, "version": 1,
          "created_at": now, "updated_at": now}
         for shipment, (_order, wanted) in zip(shipments, plans, strict=True)
