@@ -479,7 +479,13 @@ def _column_keys(mapper) -> frozenset[str]:
 _COLUMN_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+#: JSON takes these as they are (the common case of an audit value: one set lookup)
+_JSON_AS_IS = frozenset({str, int, bool, float, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _JSON_AS_IS:
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
@@ -619,5 +625,5 @@ def _validate(env: Env, obj) -> None:
         raise ValidationError(errors)
 
 
-def jsonable(value: Any) -> Any:
-    return _jsonable(value)
+#: a value as audit rows hold it in JSON (Decimal and dates as text)
+jsonable = _jsonable
