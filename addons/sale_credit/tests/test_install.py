@@ -45,7 +45,7 @@ def test_hook_db_addons_installed(make_sf):
 
     sf = make_sf(["sale", "sale_credit"], create=False,
                  settings={"sale_credit": {"grades": {"B": {"limit": "600"}}, "default_grade": "B"}})
-    assert migrations.upgrade(sf) == ["sale_credit@9947d0b833d4"]
+    assert migrations.upgrade(sf) == ["sale_credit@9947d0b833d4", "sale_credit@6c71cadd9b54"]
 
     credit = importlib.import_module("sale_credit.services.credit")
     with sf.transaction() as env:
@@ -55,3 +55,61 @@ def test_hook_db_addons_installed(make_sf):
         D("300.00"), D("200.00"), D("500.00"))
     assert parts["oldest_due_date"] == sf.today() + dt.timedelta(days=30)
     assert migrations.upgrade(sf) == []  # at heads: nothing to do, nothing rebuilt twice
+
+
+def _upgrade_to(sf, rev: str) -> None:
+    """Upgrade to ``rev`` only (``salesflow db upgrade`` always goes to the heads): a database
+    as it was when ``rev`` was sale_credit's head."""
+    branches = migrations.load_branches(sf)
+
+    def steps(current, _context):
+        return branches.script._upgrade_revs(rev, current)
+
+    with migrations._transaction(sf.engine) as conn:
+        migrations._run(sf, branches.script, conn, steps, env_kwargs={"destination_rev": rev})
+
+
+def test_invoices_posted_before_the_discount_terms_were_stored_get_their_terms_current_ones(
+        make_sf):
+    """Revision 6c71cadd9b54 stores early-payment discount terms on invoices; the ones already
+    posted get their term's as it is then: 2/10 on a 2/10 term, nothing on NET30; drafts and
+    credit notes none (a draft takes its term's when it is posted)."""
+    from sqlalchemy import text
+
+    sale = make_sf(["sale"], create=False)
+    migrations.upgrade(sale)
+    invoice = importlib.import_module("sale.services.invoice")
+    customer_id = _sale_documents(sale)  # a posted invoice on NET30, 2 shipped not invoiced
+    order_svc = importlib.import_module("sale.services.order")
+    with sale.transaction() as env:
+        term = env.create("sale.payment_term", code="2/10N30", name="2/10 net 30")
+        env.create("sale.payment_term.line", term_id=term.id, sequence=10, percent=D("100"), days=30)
+        Order = env["sale.order"]
+        (first,) = env.search("sale.order", Order.customer_id == customer_id)
+        order = order_svc.create_order(env, customer_id=customer_id, payment_term_id=term.id, lines=[
+            {"product_id": first.lines[0].product_id, "quantity": D("4")}])
+        order.fire("approve")
+    with sale.transaction() as env:
+        shipment = importlib.import_module("sale.services.shipment")
+        shipment.record_shipment(env, env.get("sale.order", order.id))
+        on_term = invoice.create_invoice(env, env.get("sale.order", order.id))
+        invoice.post_invoice(env, on_term)
+        note = invoice.create_credit_note(env, on_term, reason="price", lines=[
+            {"invoice_line_id": on_term.lines[0].id, "amount": "10.00"}])
+        draft = invoice.create_invoice(env, first)  # the 2 shipped, not invoiced
+        Invoice = env["sale.invoice"]
+        (net30,) = env.search("sale.invoice", Invoice.order_id == first.id,
+                              Invoice.state == "posted")
+        ids = {"net30": net30.id, "on_term": on_term.id, "note": note.id, "draft": draft.id}
+
+    sf = make_sf(["sale", "sale_credit"], create=False)
+    _upgrade_to(sf, "9947d0b833d4")  # the term's discount columns, not the invoice's
+    with sf.engine.begin() as conn:  # finance gave the term its discount meanwhile
+        conn.execute(text("UPDATE sale_payment_term SET discount_percent = 2, discount_days = 10 "
+                          "WHERE code = '2/10N30'"))
+    assert migrations.upgrade(sf) == ["sale_credit@6c71cadd9b54"]
+    with sf.transaction() as env:
+        stored = {name: (inv.early_discount_percent, inv.early_discount_days)
+                  for name, inv in ((n, env.get("sale.invoice", i)) for n, i in ids.items())}
+    assert stored == {"net30": (D("0"), 0), "on_term": (D("2"), 10), "note": (None, None),
+                      "draft": (None, None)}
