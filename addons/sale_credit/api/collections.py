@@ -71,8 +71,10 @@ class DunningSchema(Schema):
     level_index = fields.Integer()
     date = fields.Date()
     days_overdue = fields.Integer()
-    amount_due = Amount()
+    amount_due = Amount(metadata={"description": "open on the invoice, in its currency"})
     currency = fields.String()
+    amount_due_company = Amount(metadata={
+        "description": "the same in the company currency, at the invoice's booked rate"})
     lang = fields.String()
     subject = fields.String()
     body = fields.String()

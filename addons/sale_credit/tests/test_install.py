@@ -45,7 +45,8 @@ def test_hook_db_addons_installed(make_sf):
 
     sf = make_sf(["sale", "sale_credit"], create=False,
                  settings={"sale_credit": {"grades": {"B": {"limit": "600"}}, "default_grade": "B"}})
-    assert migrations.upgrade(sf) == ["sale_credit@9947d0b833d4", "sale_credit@6c71cadd9b54"]
+    assert migrations.upgrade(sf) == ["sale_credit@9947d0b833d4", "sale_credit@6c71cadd9b54",
+                                      "sale_credit@926758c530fa"]
 
     credit = importlib.import_module("sale_credit.services.credit")
     with sf.transaction() as env:
@@ -107,9 +108,59 @@ def test_invoices_posted_before_the_discount_terms_were_stored_get_their_terms_c
     with sf.engine.begin() as conn:  # finance gave the term its discount meanwhile
         conn.execute(text("UPDATE sale_payment_term SET discount_percent = 2, discount_days = 10 "
                           "WHERE code = '2/10N30'"))
-    assert migrations.upgrade(sf) == ["sale_credit@6c71cadd9b54"]
+    assert migrations.upgrade(sf) == ["sale_credit@6c71cadd9b54", "sale_credit@926758c530fa"]
     with sf.transaction() as env:
         stored = {name: (inv.early_discount_percent, inv.early_discount_days)
                   for name, inv in ((n, env.get("sale.invoice", i)) for n, i in ids.items())}
     assert stored == {"net30": (D("0"), 0), "on_term": (D("2"), 10), "note": (None, None),
                       "draft": (None, None)}
+
+
+def test_letters_written_before_the_company_amount_was_kept_get_it_at_the_invoices_rate(make_sf):
+    """Revision 926758c530fa keeps a dunning letter's amount due in the company currency; the
+    letters already written get theirs at their invoice's booked rate: a CNY letter exactly
+    its amount, a USD one of 100.00 on an invoice booked at 7.123456 712.35."""
+    from sqlalchemy import text
+
+    sale = make_sf(["sale"], create=False)
+    migrations.upgrade(sale)
+    customer_id = _sale_documents(sale)
+    masterdata = importlib.import_module("sale.services.masterdata")
+    order_svc = importlib.import_module("sale.services.order")
+    shipment = importlib.import_module("sale.services.shipment")
+    invoice = importlib.import_module("sale.services.invoice")
+    with sale.transaction() as env:
+        masterdata.create_currency(env, code="USD", name="US Dollar")
+        masterdata.add_rate(env, "USD", dt.date(2026, 1, 1), "7.123456")
+        Invoice = env["sale.invoice"]
+        (cny,) = env.search("sale.invoice", Invoice.customer_id == customer_id)
+        usd = env.create("sale.customer", code="C100", name="Acme", name_key="acme",
+                         currency="USD", payment_term_id=cny.payment_term_id)
+        order = order_svc.create_order(env, customer_id=usd.id, lines=[
+            {"product_id": cny.lines[0].product_id, "quantity": D("1"), "unit_price": D("120")}])
+        order.fire("approve")
+        shipment.record_shipment(env, order)
+        foreign = invoice.create_invoice(env, order)
+        invoice.post_invoice(env, foreign, date=dt.date(2026, 1, 5))
+        letters = [(cny.id, customer_id, "300.00", "CNY"), (foreign.id, usd.id, "100.00", "USD")]
+
+    sf = make_sf(["sale", "sale_credit"], create=False)
+    _upgrade_to(sf, "6c71cadd9b54")
+    with sf.engine.begin() as conn:
+        conn.execute(text("INSERT INTO sale_credit_dunning_run (id, date, invoice_count, "
+                          "dunning_count, no_recipient_count, hold_count, version) "
+                          "VALUES (1, '2026-03-01', 2, 2, 0, 0, 1)"))
+        for ident, (invoice_id, customer, amount, currency) in enumerate(letters, start=1):
+            conn.execute(text(
+                "INSERT INTO sale_credit_dunning (id, run_id, invoice_id, invoice_number, "
+                "customer_id, level, level_index, date, days_overdue, amount_due, currency, lang, "
+                "subject, body, put_on_hold, version) VALUES (:id, 1, :invoice_id, 'INV', "
+                ":customer, 'reminder', 1, '2026-03-01', 25, :amount, :currency, 'en', 's', 'b', "
+                ":hold, 1)"), {"id": ident, "invoice_id": invoice_id, "customer": customer,
+                               "amount": amount, "currency": currency, "hold": False})
+    assert migrations.upgrade(sf) == ["sale_credit@926758c530fa"]
+    with sf.transaction() as env:
+        Dunning = env["sale.credit.dunning"]
+        assert [(d.currency, d.amount_due, d.amount_due_company) for d in env.search(
+            "sale.credit.dunning", order_by=[Dunning.id])] == [
+            ("CNY", D("300.00"), D("300.00")), ("USD", D("100.00"), D("712.35"))]
