@@ -46,7 +46,7 @@ def test_hook_db_addons_installed(make_sf):
     sf = make_sf(["sale", "sale_credit"], create=False,
                  settings={"sale_credit": {"grades": {"B": {"limit": "600"}}, "default_grade": "B"}})
     assert migrations.upgrade(sf) == ["sale_credit@9947d0b833d4", "sale_credit@6c71cadd9b54",
-                                      "sale_credit@926758c530fa"]
+                                      "sale_credit@926758c530fa", "sale_credit@11e8556e7f22"]
 
     credit = importlib.import_module("sale_credit.services.credit")
     with sf.transaction() as env:
@@ -108,7 +108,8 @@ def test_invoices_posted_before_the_discount_terms_were_stored_get_their_terms_c
     with sf.engine.begin() as conn:  # finance gave the term its discount meanwhile
         conn.execute(text("UPDATE sale_payment_term SET discount_percent = 2, discount_days = 10 "
                           "WHERE code = '2/10N30'"))
-    assert migrations.upgrade(sf) == ["sale_credit@6c71cadd9b54", "sale_credit@926758c530fa"]
+    assert migrations.upgrade(sf) == ["sale_credit@6c71cadd9b54", "sale_credit@926758c530fa",
+                                      "sale_credit@11e8556e7f22"]
     with sf.transaction() as env:
         stored = {name: (inv.early_discount_percent, inv.early_discount_days)
                   for name, inv in ((n, env.get("sale.invoice", i)) for n, i in ids.items())}
@@ -158,9 +159,30 @@ def test_letters_written_before_the_company_amount_was_kept_get_it_at_the_invoic
                 ":customer, 'reminder', 1, '2026-03-01', 25, :amount, :currency, 'en', 's', 'b', "
                 ":hold, 1)"), {"id": ident, "invoice_id": invoice_id, "customer": customer,
                                "amount": amount, "currency": currency, "hold": False})
-    assert migrations.upgrade(sf) == ["sale_credit@926758c530fa"]
+    assert migrations.upgrade(sf) == ["sale_credit@926758c530fa", "sale_credit@11e8556e7f22"]
     with sf.transaction() as env:
         Dunning = env["sale.credit.dunning"]
         assert [(d.currency, d.amount_due, d.amount_due_company) for d in env.search(
             "sale.credit.dunning", order_by=[Dunning.id])] == [
             ("CNY", D("300.00"), D("300.00")), ("USD", D("100.00"), D("712.35"))]
+
+
+def test_a_customers_current_score_becomes_the_first_row_of_its_history(make_sf):
+    """Revision 11e8556e7f22 keeps every score; a customer scored before it gets its current
+    score as history (without factors), one not scored gets none."""
+    from sqlalchemy import text
+
+    sale = make_sf(["sale"], create=False)
+    migrations.upgrade(sale)
+    customer_id = _sale_documents(sale)
+    with sale.transaction() as env:  # never scored
+        env.create("sale.customer", code="C002", name="New customer", name_key="new customer")
+    sf = make_sf(["sale", "sale_credit"], create=False)
+    _upgrade_to(sf, "926758c530fa")
+    with sf.engine.begin() as conn:
+        conn.execute(text("UPDATE sale_customer SET credit_score = 46.2, "
+                          "credit_score_date = '2026-06-30' WHERE id = :id"), {"id": customer_id})
+    assert migrations.upgrade(sf) == ["sale_credit@11e8556e7f22"]
+    with sf.transaction() as env:
+        rows = [(s.customer_id, s.date, s.score, s.factors) for s in env.search("sale.credit.score")]
+    assert rows == [(customer_id, dt.date(2026, 6, 30), D("46.2"), None)]
