@@ -36,7 +36,8 @@ def _services():
 @click.pass_obj
 def rescore(obj, date_: str | None) -> None:
     """Recompute every customer's credit score and propose grade changes (a credit manager
-    accepts or rejects them: GET/POST /api/v1/credit/proposals)."""
+    accepts or rejects them: GET/POST /api/v1/credit/proposals). A date before a customer's
+    current score date records that date's score as history and keeps the current one."""
     score, _credit = _services()
     try:
         date = dt.date.fromisoformat(date_) if date_ else None
@@ -45,10 +46,15 @@ def rescore(obj, date_: str | None) -> None:
     with obj.salesflow.transaction() as env:
         results = score.rescore(env, date)
     proposed = [r for r in results if r["proposed"]]
+    history = [r for r in results if not r["current"]]
     for r in results:
         change = f" -> propose {r['proposed']}" if r["proposed"] else ""
+        if not r["current"]:
+            change = (f"  (history: the current score is of "
+                      f"{r['current_score_date'].isoformat()})")
         click.echo(f"{r['code']:<12} score {r['score']:>5}  grade {r['grade'] or '-'}{change}")
-    click.echo(f"scored={len(results)} proposals={len(proposed)}")
+    click.echo(f"scored={len(results)} proposals={len(proposed)}"
+               + (f" history={len(history)}" if history else ""))
 
 
 @group.command("rebuild-exposure")

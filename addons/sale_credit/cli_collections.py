@@ -49,7 +49,8 @@ def dunning(obj, date_: str | None, login: str | None) -> None:
                  f"invoices, {run.dunning_count} letters, {run.no_recipient_count} without "
                  f"e-mail, {run.hold_count} customers put on hold"]
         lines += [f"  {d.level:<10} {d.invoice_number:<18} {d.days_overdue:>5} d  "
-                  f"{d.currency} {d.amount_due:>14,.2f}  {d.lang}" for d in run.dunnings]
+                  f"{d.currency} {d.amount_due:>14,.2f}  ({d.company_currency()} "
+                  f"{d.amount_due_company:,.2f})  {d.lang}" for d in run.dunnings]
     for line in lines:
         click.echo(line)
 

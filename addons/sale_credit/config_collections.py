@@ -2,7 +2,7 @@
 
 ```toml
 [addon.sale_credit.dunning]
-min_amount = "0.01"            # open amounts below this get no letter
+min_amount = "0.01"            # less open than this (company currency) gets no letter
 [[addon.sale_credit.dunning.levels]]
 code = "friendly"              # stored on the dunning row; unique
 days = -3                      # relative to the due date (negative: before it)
@@ -67,7 +67,8 @@ class DunningConfig(Schema):
 
     levels = fields.List(fields.Nested(DunningLevelConfig), load_default=lambda: [
         dict(level) for level in DEFAULT_LEVELS])
-    #: an invoice with less than this open gets no letter
+    #: an invoice with less than this open (in the company currency, at its booked rate) gets
+    #: no letter
     min_amount = DecimalString(load_default=Decimal("0.01"), validate=validate.Range(min=0))
 
     @validates_schema

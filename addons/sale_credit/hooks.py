@@ -27,7 +27,8 @@ from .services import credit, profile
 
 #: roles that see every customer's credit records (as in sale, plus credit managers)
 SEES_ALL = ("sales_manager", "director", "finance", "warehouse", "credit_manager")
-CREDIT_RECORDS = ("sale.credit.exposure", "sale.credit.decision", "sale.credit.grade_proposal")
+CREDIT_RECORDS = ("sale.credit.exposure", "sale.credit.decision", "sale.credit.grade_proposal",
+                  "sale.credit.score")
 
 
 @hookimpl

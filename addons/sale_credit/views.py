@@ -382,7 +382,7 @@ def dunning_run(env, run_id):
                 status[source_id] = state
     return render("sale_credit/dunning_run.html", run=run, letters=letters, status=status,
                   user=_user_names(env, [run.user_id]).get(run.user_id),
-                  can_read_invoices=env.can("sale.invoice", "read"))
+                  can_read_invoices=env.can("sale.invoice", "read"), currency=_currency(env))
 
 
 # -- declarations -------------------------------------------------------------------------------
@@ -391,7 +391,10 @@ DUNNING_COLUMNS = [
     Column("date", "Date", "date"), Column("level", "Level"),
     Column("invoice_number", "Invoice"), Column("customer.name", "Customer"),
     Column("days_overdue", "Days overdue", "decimal"),
-    Column("amount_due", "Amount due", "money"), Column("put_on_hold", "Put on hold", "bool"),
+    Column("amount_due", "Amount due", "money"),
+    Column("amount_due_company", "Amount due in company currency", "money",
+           currency_field="company_currency"),
+    Column("put_on_hold", "Put on hold", "bool"),
 ]
 
 VIEWS = Views(

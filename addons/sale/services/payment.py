@@ -473,11 +473,15 @@ def _payment_entries(env, payment, customer_id: int, made, reference) -> list[di
              "label": label, "lines": lines}, *later]
 
 
-def customer_credit(env, customer_id: int) -> Decimal:
-    """Credit the customer may still use: unallocated payments and unused credit notes."""
+def customer_credit(env, customer_id: int, currency: str | None = None) -> Decimal:
+    """Credit the customer may still use now: unallocated payments and unused credit notes.
+    In the company currency, each at the rate it was booked at (what the aging counts as
+    ``credit``); with ``currency``, only that currency's credit, in it (what
+    ``apply_customer_credit`` may use on an invoice in that currency)."""
     from .receivables import credit_sources
 
-    return sum((Decimal(left) for _, _, left in credit_sources(env, customer_id)), ZERO)
+    sources = credit_sources(env, customer_id, currency)
+    return sum((s.amount if currency is not None else s.amount_company for s in sources), ZERO)
 
 
 def apply_customer_credit(env, customer_id: int, invoice_id: int, amount: Any = None,

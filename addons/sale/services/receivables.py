@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
 
@@ -303,20 +303,50 @@ def open_items(env, customer_id: int, as_of: dt.date | None = None) -> dict[str,
             "balance": total - credit}
 
 
-def credit_sources(env, customer_id: int) -> list[tuple[str, int, Decimal]]:
-    """The customer's unused credit now: ``[(kind, id, amount left)]``, oldest first."""
+class CreditSource(NamedTuple):
+    """A payment's unallocated part or a credit note's unused part (``credit_sources``)."""
+
+    kind: str  # "payment" or "credit_note"
+    id: int
+    currency: str
+    #: what is left, in ``currency``
+    amount: Decimal
+    #: what is left in the company currency, at the document's booked rate: its company amount
+    #: less what its allocations used of it (``source_amount_company``), as ``open_company``
+    amount_company: Decimal
+
+
+def credit_sources(env, customer_id: int, currency: str | None = None) -> list[CreditSource]:
+    """The customer's unused credit now, oldest first (then credit notes before payments): each
+    unallocated payment and unused credit note with its currency, what is left in it and in the
+    company currency. ``currency``: that currency's sources only."""
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    Allocation = env["sale.payment.allocation"]
+
+    def used(key, document):
+        return (select(func.coalesce(func.sum(Allocation.source_amount_company), 0))
+                .where(getattr(Allocation, key) == document.id).correlate(document)
+                .scalar_subquery())
+
+    pay_criteria = [Payment.customer_id == customer_id, Payment.state == "posted",
+                    Payment.amount_unallocated >= EPSILON]
+    note_criteria = [Invoice.customer_id == customer_id, Invoice.kind == "credit_note",
+                     Invoice.state == "posted", Invoice.amount_residual >= EPSILON]
+    if currency is not None:
+        pay_criteria.append(Payment.currency == currency.upper())
+        note_criteria.append(Invoice.currency == currency.upper())
     pays = env.session.execute(
-        select(Payment.date, Payment.id, _money(Payment.amount_unallocated))
-        .where(Payment.customer_id == customer_id, Payment.state == "posted",
-               Payment.amount_unallocated >= EPSILON)).all()
+        select(Payment.date, Payment.id, Payment.currency, _money(Payment.amount_unallocated),
+               _money(Payment.amount_company - used("payment_id", Payment)))
+        .where(*pay_criteria)).all()
     notes = env.session.execute(
-        select(Invoice.date, Invoice.id, _money(Invoice.amount_residual))
-        .where(Invoice.customer_id == customer_id, Invoice.kind == "credit_note",
-               Invoice.state == "posted", Invoice.amount_residual >= EPSILON)).all()
-    out = sorted([(d, "payment", i, Decimal(a)) for d, i, a in pays]
-                 + [(d, "credit_note", i, Decimal(a)) for d, i, a in notes])
-    return [(kind, ident, amount) for _d, kind, ident, amount in out]
+        select(Invoice.date, Invoice.id, Invoice.currency, _money(Invoice.amount_residual),
+               _money(Invoice.amount_total_company - used("credit_note_id", Invoice)))
+        .where(*note_criteria)).all()
+    out = sorted([(row[0], "payment", *row[1:]) for row in pays]
+                 + [(row[0], "credit_note", *row[1:]) for row in notes])
+    return [CreditSource(kind, ident, code, Decimal(left), Decimal(left_company))
+            for _d, kind, ident, code, left, left_company in out]
 
 
 def balance(env, customer_id: int, as_of: dt.date | None = None,

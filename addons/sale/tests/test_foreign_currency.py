@@ -368,3 +368,67 @@ def test_a_prepayment_realises_its_difference_on_the_invoices_date(sf, book, acc
             (total,) = acc.receivables.aging(env, as_of=date, group_by=None)
             assert _account(env, acc, "1122", date) == total["balance"], date
         assert _account(env, acc, "1122") == 0
+
+
+def test_customer_credit_counts_each_source_in_its_currency_and_in_yuan_at_its_booked_rate(
+        sf, master, flow, acc):
+    """A USD overpayment of 100.00 (at 7.20) and a CNY credit note of 50.00: 770.00 of credit in
+    the company currency (as the aging counts it), 100.00 in dollars and 50.00 in yuan, never
+    150.00 of nothing."""
+    with sf.transaction("finance") as env:
+        from sale.services import masterdata as md
+
+        md.create_currency(env, code="USD", name="US Dollar")
+        for date, rate in RATES.items():
+            md.add_rate(env, "USD", date, rate)
+    iid = flow.invoice(flow.order(), date=JAN10)  # 226.00 CNY
+    flow.pay(master.c1, "226.00", date=FEB5, allocations=[{"invoice_id": iid, "amount": "226.00"}])
+    with sf.transaction("finance") as env:
+        inv = env.get("sale.invoice", iid)
+        # 44.25 + 5.75 VAT of a paid invoice: 50.00 of credit
+        note = acc.invoice.create_credit_note(env, inv, reason="price", date=FEB5, lines=[
+            {"invoice_line_id": inv.lines[0].id, "amount": "44.25"}]).id
+        pid = acc.payment.register_payment(env, customer_id=master.c1, amount=D("100.00"),
+                                           method="bank_transfer", date=FEB5, currency="USD").id
+    with sf.transaction("finance") as env:
+        assert acc.receivables.credit_sources(env, master.c1) == [
+            ("credit_note", note, "CNY", D("50.00"), D("50.00")),
+            ("payment", pid, "USD", D("100.00"), D("720.00"))]
+        source = acc.receivables.credit_sources(env, master.c1)[1]
+        assert (source.currency, source.amount, source.amount_company) == (
+            "USD", D("100.00"), D("720.00"))
+        assert acc.payment.customer_credit(env, master.c1) == D("770.00")
+        assert acc.payment.customer_credit(env, master.c1, currency="USD") == D("100.00")
+        assert acc.payment.customer_credit(env, master.c1, currency="usd") == D("100.00")
+        assert acc.payment.customer_credit(env, master.c1, currency="CNY") == D("50.00")
+        assert acc.payment.customer_credit(env, master.c1, currency="EUR") == 0
+        assert acc.receivables.credit_sources(env, master.c1, currency="USD") == [
+            ("payment", pid, "USD", D("100.00"), D("720.00"))]
+        # the same figure as the aging and the open items, in the company currency
+        (row,) = acc.receivables.aging(env, customer_id=master.c1)
+        assert row["credit"] == acc.receivables.open_items(env, master.c1)["credit"] == D("770.00")
+
+
+def test_customer_credit_of_a_partly_used_foreign_payment_is_what_is_left_of_its_yuan(
+        sf, book, acc, usd):
+    """A USD payment of 120.00 at 7.20 (864.00) settles an invoice of 113.00 (813.60 of it
+    used) and 3.00 of it is applied later (21.60): 4.00 dollars are left, 28.80 yuan of the
+    payment's own amount, whatever today's rate."""
+    first = book.invoice(JAN10)
+    pid = book.pay("120.00", FEB5, first, allocated="113.00")
+    later = book.invoice(MAR2)  # at 7.00
+    with sf.transaction("finance") as env:
+        assert acc.payment.customer_credit(env, usd) == D("50.40")
+        acc.payment.apply_customer_credit(env, usd, later, D("3.00"), date=MAR5)
+    with sf.transaction("finance") as env:
+        assert acc.receivables.credit_sources(env, usd) == [
+            ("payment", pid, "USD", D("4.00"), D("28.80"))]
+        assert acc.payment.customer_credit(env, usd) == D("28.80")
+        assert acc.payment.customer_credit(env, usd, currency="USD") == D("4.00")
+        assert acc.payment.customer_credit(env, usd, currency="CNY") == 0
+        (row,) = acc.receivables.aging(env, customer_id=usd)
+        assert row["credit"] == D("28.80")
+    # reading the credit changes nothing
+    with sf.transaction("finance") as env:
+        payment = env.get("sale.payment", pid)
+        assert (payment.amount_unallocated, payment.amount_company) == (D("4.00"), D("864.00"))

@@ -71,8 +71,10 @@ class DunningSchema(Schema):
     level_index = fields.Integer()
     date = fields.Date()
     days_overdue = fields.Integer()
-    amount_due = Amount()
+    amount_due = Amount(metadata={"description": "open on the invoice, in its currency"})
     currency = fields.String()
+    amount_due_company = Amount(metadata={
+        "description": "the same in the company currency, at the invoice's booked rate"})
     lang = fields.String()
     subject = fields.String()
     body = fields.String()
@@ -280,6 +282,9 @@ class DiscountQuoteSchema(Schema):
     invoice_id = fields.Integer()
     date = fields.Date()
     deadline = fields.Date(allow_none=True)
+    discount_percent = DecimalString(as_string=True, places=6, allow_none=True, metadata={
+        "description": "the invoice's own terms, stored when it was posted (null: none)"})
+    discount_days = fields.Integer(allow_none=True)
     open = Amount()
     discount_untaxed = Amount()
     discount_tax = Amount()
@@ -296,6 +301,7 @@ def quote_discount(env, invoice_id):
     invoice = env.get("sale.invoice", invoice_id)
     open_amount = invoice.amount_residual
     untaxed, tax = disc.early_payment_discount(env, invoice, date, open_amount)
+    percent, days = disc.discount_terms(env, invoice) or (None, None)
     return {"invoice_id": invoice.id, "date": date, "deadline": disc.discount_deadline(env, invoice),
-            "open": open_amount, "discount_untaxed": untaxed, "discount_tax": tax,
+            "discount_percent": percent, "discount_days": days, "open": open_amount, "discount_untaxed": untaxed, "discount_tax": tax,
             "discount": untaxed + tax, "to_pay": open_amount - untaxed - tax}

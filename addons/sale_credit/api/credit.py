@@ -129,6 +129,14 @@ class ProposalSchema(Schema):
     comment = fields.String(allow_none=True)
 
 
+class ScoreSchema(Schema):
+    customer_id = fields.Integer()
+    date = fields.Date(metadata={"description": "the date the customer was scored as of"})
+    score = fields.Decimal(as_string=True)
+    factors = fields.Dict(allow_none=True)
+    updated_at = fields.DateTime()
+
+
 class PanelSchema(Schema):
     customer_id = fields.Integer()
     code = fields.String()
@@ -355,6 +363,20 @@ def decision_list(env):
              response=PanelSchema)
 def customer_panel(env, customer_id):
     return profile_svc.panel(env, customer_id)
+
+
+@bp.endpoint("/customers/<int:customer_id>/scores", response=ScoreSchema, tag=TAG,
+             summary="A customer's credit score history, newest first (the newest is the "
+                     "current score)",
+             query={"sort": "date or -date (default: -date, newest first)",
+                    "page": "int", "per_page": "int"})
+def customer_scores(env, customer_id):
+    from core.api import paginate
+
+    customer = env.get("sale.customer", customer_id)  # 404 when missing or not the user's
+    S = env["sale.credit.score"]
+    return paginate(env, "sale.credit.score", sortable={"date": S.date}, filterable={},
+                    default_sort="-date", base_criteria=(S.customer_id == customer.id,))
 
 
 @bp.endpoint("/customers/<int:customer_id>", methods=["PATCH"], body=ProfileSchema,

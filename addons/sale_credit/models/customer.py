@@ -33,7 +33,8 @@ class CustomerCredit:
     credit_hold_reason: Mapped[str | None] = mapped_column(Text)
     #: when the profile is to be reviewed next
     credit_review_date: Mapped[dt.date | None] = mapped_column(Date)
-    #: the last credit score (0-100, ``salesflow credit rescore``) and the date it was computed for
+    #: the current credit score (0-100, ``salesflow credit rescore``): the one of the latest
+    #: date scored, and that date (every score: ``sale.credit.score``)
     credit_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     credit_score_date: Mapped[dt.date | None] = mapped_column(Date)
     #: why the profile last changed (kept with the change in audit.log)

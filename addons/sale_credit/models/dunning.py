@@ -63,9 +63,15 @@ class Dunning:
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     #: days after the due date on ``date`` (negative: before it)
     days_overdue: Mapped[int] = mapped_column(Integer)
-    #: what was open on the invoice when the letter was written
+    #: what was open on the invoice when the letter was written, in its ``currency`` (what the
+    #: letter quotes)
     amount_due: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=ZERO)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    #: the same in the company currency, at the rate the invoice was booked at (its
+    #: ``amount_total_company`` less what its allocations cleared: sale's ``open_company``,
+    #: what the receivables and the credit exposure count)
+    amount_due_company: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=ZERO,
+                                                        server_default="0")
     #: the language the letter is written in (the customer's ``lang``: zh_CN or en)
     lang: Mapped[str] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(String(300))
@@ -75,3 +81,9 @@ class Dunning:
     run: Mapped[DunningRun] = relationship(back_populates="dunnings")
     invoice: Mapped[Invoice] = relationship()
     customer: Mapped[Customer] = relationship()
+
+    def company_currency(self) -> str:
+        """The currency of ``amount_due_company`` (lists show it next to the amount)."""
+        from ..services.credit import company_currency
+
+        return company_currency(self.env)

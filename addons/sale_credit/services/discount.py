@@ -1,8 +1,10 @@
 """Early-payment (cash) discount, 现金折扣: "2/10 net 30" = 2 % off when paid within 10 days
 of the invoice date, else the full amount at 30 days.
 
-The term carries ``discount_percent`` and ``discount_days`` (``models.payment_term``); the
-invoice keeps the term its due date came from (``payment_term_id``).
+The term carries ``discount_percent`` and ``discount_days`` (``models.payment_term``). The
+invoice keeps the terms that applied when it was posted (``early_discount_percent``,
+``early_discount_days``: ``models.invoice``), and payments use those: editing a term changes
+the invoices posted after the edit, never the ones posted before.
 
 Policy (docs/sale_credit.md, "Early-payment discount"):
 
@@ -47,12 +49,36 @@ def term_of(env, invoice):
         return env.session.get(env["sale.payment_term"], invoice.payment_term_id)
 
 
+def terms_at_posting(env, invoice) -> tuple[Decimal, int]:
+    """``(percent, days)`` to store on ``invoice`` as it is posted: its term's discount now
+    (``(0, 0)`` without a term or a discount)."""
+    term = term_of(env, invoice)
+    if term is None or not term.has_early_discount():
+        return ZERO, 0
+    return Decimal(term.discount_percent), int(term.discount_days or 0)
+
+
+def discount_terms(env, invoice) -> tuple[Decimal, int] | None:
+    """``(percent, days)`` of the invoice's early-payment discount, None when it has none: a
+    posted invoice's are those stored when it was posted (NULL: posted while sale_credit was not
+    enabled, no discount); a draft's are its term's now (what posting it would store)."""
+    if invoice.kind != "invoice":
+        return None
+    if invoice.state == "draft":
+        percent, days = terms_at_posting(env, invoice)
+    else:
+        percent, days = invoice.early_discount_percent, invoice.early_discount_days
+    if percent is None or Decimal(percent) <= 0:
+        return None
+    return Decimal(percent), int(days or 0)
+
+
 def discount_deadline(env, invoice) -> dt.date | None:
     """The last payment date that earns the invoice's discount (None: no discount)."""
-    term = term_of(env, invoice)
-    if term is None or not term.has_early_discount() or invoice.date is None:
+    terms = discount_terms(env, invoice)
+    if terms is None or invoice.date is None:
         return None
-    return invoice.date + dt.timedelta(days=int(term.discount_days or 0))
+    return invoice.date + dt.timedelta(days=terms[1])
 
 
 def split_discount(invoice, discount: Decimal) -> tuple[Decimal, Decimal]:
@@ -67,7 +93,8 @@ def split_discount(invoice, discount: Decimal) -> tuple[Decimal, Decimal]:
 def early_payment_discount(env, invoice, payment_date: dt.date, amount: Any) -> tuple[Decimal, Decimal]:
     """``(discount_untaxed, discount_tax)`` a payment of ``amount`` dated ``payment_date`` earns
     on ``invoice``; ``(0, 0)`` when it earns none (outside the window, no discount on the term,
-    not settling, not an open posted invoice). See the module docstring for the policy."""
+    not settling, not an open posted invoice). The terms are the invoice's own, stored when it
+    was posted (``discount_terms``). See the module docstring for the policy."""
     if invoice.kind != "invoice" or invoice.state != "posted":
         return ZERO, ZERO
     deadline = discount_deadline(env, invoice)
@@ -76,8 +103,8 @@ def early_payment_discount(env, invoice, payment_date: dt.date, amount: Any) -> 
     open_amount = Decimal(invoice.amount_residual or 0)
     if open_amount <= 0:
         return ZERO, ZERO
-    term = term_of(env, invoice)
-    discount = round_money(open_amount * Decimal(term.discount_percent) / HUNDRED, invoice.currency)
+    percent, _days = discount_terms(env, invoice)
+    discount = round_money(open_amount * percent / HUNDRED, invoice.currency)
     if discount <= 0 or Decimal(amount) + discount < open_amount:
         return ZERO, ZERO
     return split_discount(invoice, discount)

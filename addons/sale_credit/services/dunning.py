@@ -2,9 +2,10 @@
 
 ``run_dunning(env, date)`` (``salesflow credit dunning --date D``, ``POST
 /api/v1/credit/dunning-runs``) looks at every posted invoice with something open (at least
-``[addon.sale_credit.dunning] min_amount``) dated on or before ``date``, and counts
-``days = date - due date`` (negative before the due date); a date after today is refused. The levels (default: friendly -3,
-reminder 1, warning 15, final 30) are in ascending days; the invoice has *reached* every level
+``[addon.sale_credit.dunning] min_amount``, in the company currency: an invoice in another
+currency counts what is open at the rate it was booked at) dated on or before ``date``, and
+counts ``days = date - due date`` (negative before the due date); a date after today is
+refused. The levels (default: friendly -3, reminder 1, warning 15, final 30) are in ascending days; the invoice has *reached* every level
 whose ``days`` is at most its ``days``. The run writes one letter for the **highest level
 reached**, unless a letter of that level or a higher one was already written for the invoice
 (lower levels it skipped are not sent late: a customer first found 40 days overdue gets the
@@ -13,8 +14,9 @@ final notice, not four letters). So each level happens at most once per invoice,
 the first run's commit and is then skipped (a savepoint), never an error.
 
 Each letter is a ``sale.credit.dunning`` row (level, subject and body in the customer's
-language, amount open, days), and an outbox message to the customer's contacts' e-mail
-addresses in the **same transaction** (``services.outbox``; no address: ``no_recipient``). A
+language, amount open in the invoice's currency as the letter quotes it and in the company
+currency at the invoice's booked rate, days), and an outbox message to the customer's
+contacts' e-mail addresses in the **same transaction** (``services.outbox``; no address: ``no_recipient``). A
 level with ``auto_hold`` (default: the final notice) puts the customer on credit hold with the
 reason ``final dunning notice <invoice number>``; the change is audited like any other.
 
@@ -28,7 +30,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from . import credit, letters, outbox
@@ -49,13 +51,19 @@ def level_for(days: int, configured: list[dict[str, Any]]) -> dict[str, Any] | N
     return reached[-1] if reached else None
 
 
-def _open_invoices(env, date: dt.date, min_amount: Decimal) -> list:
-    Invoice = env["sale.invoice"]
+def _open_invoices(env, date: dt.date, min_amount: Decimal) -> list[tuple[Any, Decimal]]:
+    """``[(invoice, open in the company currency)]``: the posted invoices dated on or before
+    ``date`` with at least ``min_amount`` (company currency) open, at their booked rates."""
+    Invoice, Allocation = env["sale.invoice"], env["sale.payment.allocation"]
+    cleared = (select(func.coalesce(func.sum(Allocation.amount_company), 0))
+               .where(Allocation.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
+    open_company = type_coerce(Invoice.amount_total_company - cleared, Numeric(18, 2))
     due = func.coalesce(Invoice.due_date, Invoice.date)
-    stmt = (select(Invoice).where(Invoice.kind == "invoice", Invoice.state == "posted",
-                                  Invoice.amount_residual >= min_amount, Invoice.date <= date)
+    stmt = (select(Invoice, open_company)
+            .where(Invoice.kind == "invoice", Invoice.state == "posted",
+                   Invoice.amount_residual > 0, open_company >= min_amount, Invoice.date <= date)
             .order_by(Invoice.customer_id, due, Invoice.id))
-    return list(env.session.scalars(stmt))
+    return [(invoice, Decimal(left)) for invoice, left in env.session.execute(stmt)]
 
 
 def _sent_levels(env, invoice_ids: list[int]) -> dict[int, set[str]]:
@@ -114,9 +122,9 @@ def run_dunning(env, date: dt.date | None = None):
     holds = no_recipient = 0
     with env.sudo():
         invoices = _open_invoices(env, date, settings["min_amount"])
-        sent = _sent_levels(env, [inv.id for inv in invoices])
+        sent = _sent_levels(env, [inv.id for inv, _left in invoices])
         todo = []
-        for invoice in invoices:
+        for invoice, left_company in invoices:
             days = (date - (invoice.due_date or invoice.date)).days
             level = level_for(days, configured)
             if level is None:
@@ -124,10 +132,10 @@ def run_dunning(env, date: dt.date | None = None):
             done = [by_code[c]["index"] for c in sent.get(invoice.id, ()) if c in by_code]
             if done and max(done) >= level["index"]:
                 continue
-            todo.append((invoice, level, days))
-        emails = _emails(env, {inv.customer_id for inv, _, _ in todo})
+            todo.append((invoice, left_company, level, days))
+        emails = _emails(env, {inv.customer_id for inv, *_rest in todo})
         customers = {}
-        for invoice, level, days in todo:
+        for invoice, left_company, level, days in todo:
             customer = customers.get(invoice.customer_id)
             if customer is None:
                 customer = customers[invoice.customer_id] = env.session.get(
@@ -149,7 +157,7 @@ def run_dunning(env, date: dt.date | None = None):
                              invoice_number=invoice.number or "", customer_id=customer.id,
                              level=level["code"], level_index=level["index"], date=date,
                              days_overdue=days, amount_due=amount, currency=invoice.currency,
-                             lang=lang, subject=subject, body=body, put_on_hold=hold)
+                             amount_due_company=left_company, lang=lang, subject=subject, body=body, put_on_hold=hold)
             try:
                 with env.session.begin_nested():
                     env.session.add(letter)

@@ -20,6 +20,13 @@ window of ``score_window_days`` before it; amounts in the company currency:
 
 A customer without any invoice due in the window is not scored (no score, no proposal). The
 proposed grade is the configured grade with the highest ``min_score`` at or below the score.
+
+**History.** Every score is kept, one ``sale.credit.score`` row per customer and date. The
+customer's ``credit_score`` / ``credit_score_date`` are the current score: the latest date's.
+A rescore as of a date before the customer's current score date records that date's score as
+history only: the current score stays, and no grade is proposed or superseded (a grade is
+decided on the customer's latest standing, never on an older one). Rescoring the current date
+again, or a later one, replaces the current score and proposes as usual.
 """
 
 from __future__ import annotations
@@ -136,29 +143,47 @@ def grade_for(env, score: Decimal) -> str | None:
 
 
 def rescore(env, date: dt.date | None = None, customer_ids: list[int] | None = None) -> list[dict]:
-    """Store every customer's score and propose grade changes (older open proposals of a
-    customer are superseded). Returns one dict per customer scored. ``date`` (default today)
-    is not after today."""
+    """Store every customer's score as of ``date`` (default today; not after today) in its
+    history and, when ``date`` is not before the customer's current score date, as its current
+    score, proposing grade changes (older open proposals of a customer are superseded). Returns
+    one dict per customer scored: ``score``, ``current`` (False: history only; the current
+    score, of ``current_score_date``, was kept), ``grade``, ``proposed``, ``factors``."""
     date = credit.run_date(env, date, "a rescore")
-    P = env["sale.credit.grade_proposal"]
+    P, Score = env["sale.credit.grade_proposal"], env["sale.credit.score"]
     results = []
     with env.sudo():
         scores = score_customers(env, date, customer_ids)
         open_props: dict[int, list] = {}
         for prop in env.session.scalars(select(P).where(P.state == "proposed")):
             open_props.setdefault(prop.customer_id, []).append(prop)
+        scored = [cid for cid, result in scores.items() if result["score"] is not None]
+        kept: dict[int, Any] = {}
+        for start in range(0, len(scored), 500):
+            for row in env.session.scalars(select(Score).where(
+                    Score.date == date, Score.customer_id.in_(scored[start:start + 500]))):
+                kept[row.customer_id] = row
         Customer = env["sale.customer"]
-        for cid, result in scores.items():
+        for cid in scored:
+            result = scores[cid]
             customer = env.session.get(Customer, cid)
             score = result["score"]
-            if score is None:
-                continue
+            row = kept.get(cid)
+            if row is None:
+                env.session.add(Score(customer_id=cid, date=date, score=score,
+                                      factors=result["factors"]))
+            elif row.score != score or row.factors != result["factors"]:
+                row.score, row.factors = score, result["factors"]
+            current = customer.credit_grade_code()
+            entry = {"customer_id": cid, "code": customer.code, "score": score,
+                     "grade": current, "proposed": None, "factors": result["factors"],
+                     "current": True, "current_score_date": date}
+            results.append(entry)
+            if customer.credit_score_date is not None and date < customer.credit_score_date:
+                entry.update(current=False, current_score_date=customer.credit_score_date)
+                continue  # history: the newer current score and its proposals stay
             if customer.credit_score != score or customer.credit_score_date != date:
                 customer.credit_score, customer.credit_score_date = score, date
-            current = customer.credit_grade_code()
             proposed = grade_for(env, score)
-            entry = {"customer_id": cid, "code": customer.code, "score": score,
-                     "grade": current, "proposed": None, "factors": result["factors"]}
             same = [p for p in open_props.get(cid, []) if p.proposed_grade == proposed]
             for prop in open_props.get(cid, []):
                 if prop not in same or proposed == current:
@@ -172,7 +197,6 @@ def rescore(env, date: dt.date | None = None, customer_ids: list[int] | None = N
                     env.session.add(P(customer_id=cid, date=date, score=score,
                                       factors=result["factors"], current_grade=current,
                                       proposed_grade=proposed, state="proposed"))
-            results.append(entry)
         env.session.flush()
     return results
 

@@ -97,7 +97,7 @@ def test_early_discount_on_terms_and_quote(sf, api, master, flow):
     quote = c.get(f"{BASE}/invoices/{inv}/early-discount?date=2026-01-10",
                   headers=h("finance")).get_json()
     assert quote == {"invoice_id": inv, "date": "2026-01-10", "deadline": "2026-01-15",
-                     "open": "1130.00", "discount_untaxed": "20.00", "discount_tax": "2.60",
+                     "discount_percent": "2.000000", "discount_days": 10, "open": "1130.00", "discount_untaxed": "20.00", "discount_tax": "2.60",
                      "discount": "22.60", "to_pay": "1107.40"}
     late = c.get(f"{BASE}/invoices/{inv}/early-discount?date=2026-01-16",
                  headers=h("finance")).get_json()

@@ -71,8 +71,8 @@ def test_weights_come_from_the_config(sf, master, history):
         assert score.score_customers(env, DAY)[master.c2]["score"] == D("9.6")  # relationship only
 
 
-def test_rescore_proposes_and_a_credit_manager_decides(sf, master, users, history, db_url,
-                                                       tmp_path, api):
+def _rescore_command(db_url, tmp_path):
+    """``salesflow credit rescore [args]`` on the test's database: ``run(*args) -> output``."""
     from click.testing import CliRunner
 
     from core.cli import Context
@@ -85,11 +85,22 @@ def test_rescore_proposes_and_a_credit_manager_decides(sf, master, users, histor
         '[addon.sale_credit.grades.B]\nlimit = "100000"\nmin_score = 50\n'
         '[addon.sale_credit.grades.C]\nlimit = "10000"\npolicy = "refuse"\n', encoding="utf-8")
     cli = __import__("importlib").import_module("sale_credit.cli")
-    for _ in range(2):   # twice: the same proposal, not two
-        result = CliRunner().invoke(cli.group, ["rescore", "--date", "2026-06-30"],
-                                    obj=Context(str(config)), catch_exceptions=False)
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli.group, ["rescore", *args], obj=Context(str(config)),
+                                    catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert result.output == "C002         score  46.2  grade A -> propose C\nscored=1 proposals=1\n"
+        return result.output
+
+    return run
+
+
+def test_rescore_proposes_and_a_credit_manager_decides(sf, master, users, history, db_url,
+                                                       tmp_path, api):
+    rescore = _rescore_command(db_url, tmp_path)
+    for _ in range(2):   # twice: the same proposal, not two
+        assert rescore("--date", "2026-06-30") == (
+            "C002         score  46.2  grade A -> propose C\nscored=1 proposals=1\n")
 
     resp = api.client.get("/api/v1/credit/proposals?state=proposed", headers=api.h("cm"))
     (prop,) = resp.get_json()["items"]
@@ -130,3 +141,75 @@ def test_a_rescore_dated_after_today_is_refused(sf, master, users, history):
     with sf.transaction() as env:
         assert env.get("sale.customer", master.c2).credit_score is None
         assert env.search("sale.credit.grade_proposal") == []
+
+
+def test_a_rescore_dated_before_the_current_score_records_history_and_keeps_the_current(
+        sf, master, users, history, api, db_url, tmp_path):
+    """Scored on 30 June (46.2, grade C proposed), then rescored as of 15 April (the customer
+    was a better payer then: 63.2): the April score is kept as history, the customer's current
+    score stays 30 June's, and the open proposal is neither superseded nor replaced. Rescoring
+    the same date again rewrites that date's row, never a second one; a later date becomes the
+    current score."""
+    score = __import__("importlib").import_module("sale_credit.services.score")
+    april = dt.date(2026, 4, 15)
+    with sf.transaction() as env:
+        (now,) = score.rescore(env, DAY)
+        assert (now["score"], now["current"], now["proposed"]) == (D("46.2"), True, "C")
+    with sf.transaction() as env:
+        Log = env["audit.log"]
+        logged = select(Log.id).where(Log.record == "sale.customer", Log.record_id == master.c2)
+        logs_before = len(env.session.scalars(logged).all())
+    for _ in range(2):
+        with sf.transaction() as env:
+            (past,) = score.rescore(env, april)
+            assert (past["score"], past["current"], past["proposed"]) == (D("63.2"), False, None)
+            assert past["current_score_date"] == DAY
+    with sf.transaction() as env:
+        customer = env.get("sale.customer", master.c2)
+        assert (customer.credit_score, customer.credit_score_date) == (D("46.2"), DAY)
+        assert len(env.session.scalars(logged).all()) == logs_before  # the customer untouched
+        Score = env["sale.credit.score"]
+        assert [(s.date, s.score, s.factors["days_late"]) for s in env.search(
+            "sale.credit.score", Score.customer_id == master.c2, order_by=[Score.date])] == [
+            (april, D("63.2"), "10.0"), (DAY, D("46.2"), "40.3")]
+        (prop,) = env.search("sale.credit.grade_proposal")
+        assert (prop.state, prop.date, prop.score, prop.proposed_grade) == (
+            "proposed", DAY, D("46.2"), "C")
+    # the history through the API, newest first; a salesperson sees their own customers only
+    url = f"/api/v1/credit/customers/{master.c2}/scores"
+    body = api.client.get(url, headers=api.h("cm")).get_json()
+    assert [(s["date"], s["score"]) for s in body["items"]] == [
+        ("2026-06-30", "46.2"), ("2026-04-15", "63.2")]
+    assert api.client.get(url, headers=api.h("sp2")).status_code == 200
+    assert api.client.get(url, headers=api.h("sp1")).status_code == 404
+    # the command says which score is history
+    assert _rescore_command(db_url, tmp_path)("--date", "2026-04-15") == (
+        "C002         score  63.2  grade A  (history: the current score is of 2026-06-30)\n"
+        "scored=1 proposals=0 history=1\n")
+    # a later date is the current score again
+    later = dt.date(2026, 7, 31)
+    with sf.transaction() as env:
+        (new,) = score.rescore(env, later)
+        assert new["current"] is True
+    with sf.transaction() as env:
+        customer = env.get("sale.customer", master.c2)
+        assert customer.credit_score_date == later
+        assert len(env.search("sale.credit.score")) == 3
+
+
+def test_customers_scored_on_the_same_date_can_still_be_merged(sf, master, users, flow, history):
+    """Both customers scored on 30 June: merging one into the other moves its documents, and
+    each keeps its own score history (no clash on one score per customer and date)."""
+    score = __import__("importlib").import_module("sale_credit.services.score")
+    partner = __import__("importlib").import_module("sale.services.partner")
+    flow.invoice(flow.order(lines=[(0, "1", None)]), date=dt.date(2026, 1, 5))  # c1 scored too
+    with sf.transaction() as env:
+        assert sorted(r["customer_id"] for r in score.rescore(env, DAY)) == sorted(
+            [master.c1, master.c2])
+    with sf.transaction("manager") as env:
+        partner.merge_customers(env, env.get("sale.customer", master.c1),
+                                env.get("sale.customer", master.c2))
+    with sf.transaction() as env:
+        assert sorted((s.customer_id, s.date) for s in env.search("sale.credit.score")) == sorted(
+            [(master.c1, DAY), (master.c2, DAY)])
+        assert env.get("sale.customer", master.c1).merged_into_id == master.c2

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import ValidationError
+from core.errors import ImmutableRecord, ValidationError
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -199,3 +199,69 @@ def test_exposure_follows_a_discounted_settlement(sf, flow, master, invoice, cre
     with sf.transaction() as env:
         parts = credit.exposure_parts(env, master.c1)
         assert parts["receivable"] == 0, parts
+
+
+def _account(env, acc, code, date=None):
+    rows = acc.journal.trial_balance(env, date_to=date)["rows"]
+    return next((r["balance"] for r in rows if r["code"] == code), D("0"))
+
+
+def test_the_discount_is_the_terms_at_posting_not_the_terms_edited_since(
+        sf, flow, acc, coll, master, invoice, term_2_10, api):
+    """2/10 net 30 when the invoice was posted; the term then becomes 5/20, then no discount at
+    all: the invoice keeps 2 % within 10 days (its own terms, stored at posting), paying on day
+    7 earns 22.60, the journal balances and the aging is account 1122 on every date."""
+    with sf.transaction("finance") as env:
+        inv = env.get("sale.invoice", invoice)
+        assert (inv.early_discount_percent, inv.early_discount_days) == (D("2"), 10)
+    url = f"/api/v1/credit/payment-terms/{term_2_10}/early-discount"
+    assert api.client.put(url, json={"discount_percent": "5", "discount_days": 20},
+                          headers=api.h("finance")).status_code == 200
+    # a later invoice on the same term (posted in a batch) gets the new terms; the first
+    # keeps its own
+    later = flow.invoice(flow.order(lines=[(0, "1", None)], payment_term_id=term_2_10),
+                         post=False)
+    with sf.transaction("finance") as env:
+        acc.invoice.post_invoices(env, [env.get("sale.invoice", later)], date=INV_DATE)
+    with sf.transaction("finance") as env:
+        first, second = env.get("sale.invoice", invoice), env.get("sale.invoice", later)
+        assert (first.early_discount_percent, first.early_discount_days) == (D("2"), 10)
+        assert (second.early_discount_percent, second.early_discount_days) == (D("5"), 20)
+        assert coll.discount.discount_deadline(env, first) == dt.date(2026, 1, 15)
+        assert coll.discount.discount_deadline(env, second) == dt.date(2026, 1, 25)
+        # 5 % of 113.00 = 5.65: 5.00 + 0.65 VAT
+        assert coll.discount.early_payment_discount(env, second, dt.date(2026, 1, 25),
+                                                    D("107.35")) == (D("5.00"), D("0.65"))
+        # on the first: 2 % until the 15th, nothing on the 16th (the new 20 days do not count)
+        assert coll.discount.early_payment_discount(env, first, dt.date(2026, 1, 16),
+                                                    D("1073.50")) == (0, 0)
+    quote = api.client.get(f"/api/v1/credit/invoices/{invoice}/early-discount?date=2026-01-12",
+                           headers=api.h("finance")).get_json()
+    assert (quote["discount_percent"], quote["discount_days"], quote["deadline"],
+            quote["discount"], quote["to_pay"]) == ("2.000000", 10, "2026-01-15", "22.60",
+                                                    "1107.40")
+    # the stored terms of a posted invoice never change: refused, nothing written
+    with pytest.raises(ImmutableRecord) as refused, sf.transaction("finance") as env:
+        env.get("sale.invoice", invoice).early_discount_percent = D("5")
+    assert "posted" in str(refused.value)
+    with sf.transaction("finance") as env:
+        assert env.get("sale.invoice", invoice).early_discount_percent == D("2")
+    # the term loses its discount altogether: the invoice still earns its 2 %
+    assert api.client.put(url, json={"discount_percent": "0", "discount_days": 0},
+                          headers=api.h("finance")).status_code == 200
+    pay_date = dt.date(2026, 1, 12)
+    pid = flow.pay(master.c1, "1107.40", date=pay_date,
+                   allocations=[{"invoice_id": invoice, "amount": "1107.40"}])
+    with sf.transaction("finance") as env:
+        payment = env.get("sale.payment", pid)
+        assert [(a.amount, a.discount) for a in payment.allocations] == [(D("1107.40"), D("22.60"))]
+        assert (payment.amount_unallocated, env.get("sale.invoice", invoice).state) == (0, "paid")
+        assert _entry_lines(env, pid) == [
+            ("1002", D("1107.40"), D("0.00")), ("1122", D("0.00"), D("22.60")),
+            ("1122", D("0.00"), D("1107.40")), ("22210106", D("2.60"), D("0.00")),
+            ("6603", D("20.00"), D("0.00"))]
+        assert acc.journal.trial_balance(env)["balanced"]
+        for date in (INV_DATE, dt.date(2026, 1, 11), pay_date, dt.date(2026, 3, 1)):
+            (total,) = acc.receivables.aging(env, as_of=date, group_by=None)
+            assert _account(env, acc, "1122", date) == total["balance"], date
+        assert _account(env, acc, "1122") == D("113.00")  # the later invoice, still open

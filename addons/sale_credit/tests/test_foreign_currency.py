@@ -16,7 +16,8 @@ INV_DATE, PAY_DATE = dt.date(2026, 1, 5), dt.date(2026, 1, 12)
 
 @pytest.fixture
 def credit_settings(credit_settings):
-    return {**credit_settings, "overdue_days": -1}
+    """No overdue check; no dunning letter for less than 5,000.00 (yuan) open."""
+    return {**credit_settings, "overdue_days": -1, "dunning": {"min_amount": "5000"}}
 
 
 @pytest.fixture
@@ -67,3 +68,45 @@ def test_usd_exposure_of_a_partly_paid_invoice_is_at_its_booked_rate(sf, flow, u
     flow.invoice(flow.order(lines=[(0, "10", "100.00")], customer=usd), date=INV_DATE)
     flow.pay(usd, "130.00", date=dt.date(2026, 1, 20))  # at 7.20, after the window
     assert exposure(usd)["receivable"] == D("7100.00")  # 1,000.00 open at 7.10, not 7.20
+
+
+def test_dunning_a_usd_invoice_quotes_its_dollars_and_counts_its_yuan_at_the_booked_rate(
+        sf, master, flow, coll, usd, exposure, api, web):
+    """A USD invoice of 1,130.00 booked at 7.10, 130.00 paid at 7.20: 1,000.00 dollars open,
+    7,100.00 yuan at its booked rate (not 6.90, the rate on the run's date). The final notice
+    quotes USD 1,000.00, records 7,100.00 beside it, is sent although 1,000.00 is below the
+    5,000.00 (yuan) minimum, which a CNY invoice of 2,260.00 is not; the hold it puts on the
+    customer leaves the exposure at 7,100.00."""
+    from sale.services import masterdata as md
+
+    with sf.transaction("finance") as env:
+        md.add_rate(env, "USD", dt.date(2026, 3, 1), "6.90")
+    with sf.transaction() as env:
+        env.write(env.get("sale.customer", usd), lang="en")
+        env.create("sale.customer.contact", customer_id=usd, name="Ann", email="ap@acme.example")
+    iid = flow.invoice(flow.order(lines=[(0, "10", "100.00")], customer=usd), date=INV_DATE)
+    flow.pay(usd, "130.00", date=dt.date(2026, 1, 20))  # after the discount window
+    cny = flow.invoice(flow.order(lines=[(0, "20", None)], customer=master.c2), date=INV_DATE)
+    assert exposure(usd)["receivable"] == D("7100.00")
+    with sf.transaction("cm") as env:
+        run = coll.dunning.run_dunning(env, dt.date(2026, 3, 6))  # 30 days overdue: final
+        assert [(d.invoice_id, d.level) for d in run.dunnings] == [(iid, "final")]
+        assert run.invoice_count == 1  # the CNY invoice is under the minimum
+        (letter,) = run.dunnings
+        assert (letter.amount_due, letter.currency, letter.amount_due_company) == (
+            D("1000.00"), "USD", D("7100.00"))
+        assert letter.subject == "Final notice: invoice INV/2026/000001 (USD 1,000.00)"
+        assert "invoice INV/2026/000001 for USD 1,000.00, due on 2026-02-04" in letter.body
+        assert letter.put_on_hold
+        letter_id, run_id = letter.id, run.id
+    with sf.transaction() as env:
+        customer = env.get("sale.customer", usd)
+        assert (customer.credit_hold, customer.credit_hold_reason) == (
+            True, "final dunning notice INV/2026/000001")
+        assert env.get("sale.invoice", cny).state == "posted"
+    assert exposure(usd)["receivable"] == D("7100.00")
+    body = api.client.get(f"/api/v1/credit/dunnings/{letter_id}", headers=api.h("cm")).get_json()
+    assert (body["amount_due"], body["currency"], body["amount_due_company"]) == (
+        "1000.00", "USD", "7100.00")
+    page = web("cm").get(f"/sale/credit/dunning/{run_id}").get_data(as_text=True)
+    assert "1,000.00" in page and "7,100.00" in page
