@@ -318,6 +318,8 @@ def insert_many(session: Session, new: list, *, postgresql: bool) -> None:
     order = _table_order(next(iter(groups)).__table__.metadata)
     done: set[int] = set()  # id() of the records inserted here
     now = dt.datetime.now(dt.UTC)
+    last_ids = {} if postgresql else _sqlite_last_ids(
+        session, [cls.__table__ for cls, plan in plans.items() if plan is not None])
     for cls in sorted(groups, key=lambda c: order.get(c.__table__, 0)):
         plan = plans[cls]
         if plan is None:
@@ -325,8 +327,24 @@ def insert_many(session: Session, new: list, *, postgresql: bool) -> None:
         ready = [obj for obj in groups[cls] if _insertable(obj, plan, done)]
         if not ready:
             continue
-        _insert(session, cls.__table__, plan, ready, now, postgresql)
+        _insert(session, cls.__table__, plan, ready, now, postgresql, last_ids.get(cls.__table__))
         done.update(id(obj) for obj in ready)
+
+
+def _sqlite_last_ids(session: Session, tables: list[Table]) -> dict[Table, int]:
+    """In an SQLite write transaction (``BEGIN IMMEDIATE``: no other writer until it ends),
+    each table's highest id, all in one SELECT: new rows take the next ones, as SQLite itself
+    would number them, and go in without RETURNING. Not for AUTOINCREMENT tables (SQLite never
+    reuses their ids) nor outside a write transaction: ``{}`` there."""
+    conn = session.connection()
+    if not conn.get_execution_options().get(WRITE, False):
+        return {}
+    tables = [t for t in tables if not t.dialect_options["sqlite"]["autoincrement"]]
+    if not tables:
+        return {}
+    row = conn.execute(select(*(select(func.coalesce(func.max(t.c.id), 0)).scalar_subquery()
+                                for t in tables))).one()
+    return dict(zip(tables, row, strict=True))
 
 
 def _table_order(metadata) -> dict:
@@ -350,7 +368,8 @@ def _insertable(obj, plan: _InsertPlan, done: set[int]) -> bool:
                    for k, v in values.items() if k in plan.columns)
 
 
-def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, postgresql: bool) -> None:
+def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, postgresql: bool,
+            last_id: int | None = None) -> None:
     states = [attributes.instance_state(obj) for obj in objs]
     rows = []
     for state in states:
@@ -372,14 +391,9 @@ def _insert(session: Session, table: Table, plan: _InsertPlan, objs: list, now, 
                      for key, column in plan.columns.items()})
     with_ids = all(state.dict.get("id") is not None for state in states)
     conn = session.connection()
-    if (not with_ids and not postgresql and conn.get_execution_options().get(WRITE, False)
-            and not table.dialect_options["sqlite"]["autoincrement"]):
-        # an SQLite write transaction (BEGIN IMMEDIATE: no other writer until it ends) takes
-        # the ids SQLite would give (max + 1, ...; AUTOINCREMENT tables never reuse one, so
-        # they keep RETURNING), then one plain executemany
-        start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    if not with_ids and last_id is not None:  # SQLite: see _sqlite_last_ids
         for offset, state in enumerate(states, start=1):
-            state.dict["id"] = start + offset
+            state.dict["id"] = last_id + offset
         with_ids = True
     if not with_ids and postgresql and len(states) >= PG_RESERVE_FROM:
         # the ids first, then no RETURNING: a pipelined executemany, where psycopg would parse

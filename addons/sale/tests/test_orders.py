@@ -337,6 +337,8 @@ def test_statement_count_does_not_grow_with_lines(sf, master, svc, count_queries
     # then only what the step writes (a shipment's lines in one INSERT, the ledger in one
     # UPDATE, the order's statuses with its state change); PostgreSQL locks the order with a
     # SELECT .. FOR UPDATE where SQLite's write transaction already excludes other writers;
-    # a shipment runs in a savepoint (2 statements), so a refused `ship` leaves nothing behind
-    assert few["create"] <= 10 and few["approve"] <= 8, few
+    # a shipment runs in a savepoint (2 statements), so a refused `ship` leaves nothing behind;
+    # on SQLite the new order and its lines take their ids from one SELECT of the tables'
+    # highest ids (core.flush), then go in without RETURNING
+    assert few["create"] <= 11 and few["approve"] <= 8, few
     assert few["ship_partial"] <= 13 and few["ship_rest"] <= 14, few
