@@ -149,7 +149,11 @@ class HistorySchema(Schema):
     receivable = DecimalField(allow_none=True)
     unallocated = DecimalField(allow_none=True)
     open_balance = DecimalField(allow_none=True, metadata={
-        "description": "posted invoices' residual - credit notes' unused credit - unallocated payments"})
+        "description": "posted invoices' residual - credit notes' unused credit - unallocated "
+                       "payments, in balance_currency (each document at its booked rate)"})
+    balance_currency = fields.String(allow_none=True, metadata={
+        "description": "the company currency, in which receivable, unallocated and "
+                       "open_balance are"})
 
 
 def _one_of(allowed):

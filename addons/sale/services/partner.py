@@ -29,7 +29,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import AccessDenied, ConflictError, ValidationError
@@ -586,29 +586,32 @@ def _audit_row(record: str, ident: int, action: str, env, now, changes: dict) ->
 # -- history ---------------------------------------------------------------------------------
 
 
-def open_balance(env, customer_id: int) -> dict[str, Decimal]:
-    """What the customer owes, by two SQL aggregates over every document of the customer:
+def open_balance(env, customer_id: int) -> dict[str, Any]:
+    """What the customer owes, in the company currency (``balance_currency``), each document
+    at the rate it was booked at, as the aging counts it:
 
     ``receivable`` = residual of posted invoices - residual (unused credit) of posted credit
     notes; ``unallocated`` = payments received but not allocated yet;
-    ``open_balance`` = receivable - unallocated. Amounts are summed as booked (one currency
-    per customer is assumed)."""
+    ``open_balance`` = receivable - unallocated."""
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
-    signed = case((Invoice.kind == "credit_note", -Invoice.amount_residual),
-                  else_=Invoice.amount_residual)
     with env.sudo():
-        receivable = env.session.scalar(
-            select(func.coalesce(func.sum(signed), 0))
-            .where(Invoice.customer_id == customer_id, Invoice.state.in_(POSTED_INVOICE_STATES))
-        )
-        unallocated = env.session.scalar(
-            select(func.coalesce(func.sum(Payment.amount_unallocated), 0))
-            .where(Payment.customer_id == customer_id, Payment.state == "posted")
-        )
-    receivable = round_money(Decimal(str(receivable)))
-    unallocated = round_money(Decimal(str(unallocated)))
+        invoices = env.session.execute(
+            select(Invoice.kind, Invoice.amount_residual, Invoice.currency_rate)
+            .where(Invoice.customer_id == customer_id, Invoice.state.in_(POSTED_INVOICE_STATES),
+                   Invoice.amount_residual != 0)).all()
+        payments = env.session.execute(
+            select(Payment.amount_unallocated, Payment.currency_rate)
+            .where(Payment.customer_id == customer_id, Payment.state == "posted",
+                   Payment.amount_unallocated != 0)).all()
+
+    def company(amount, rate) -> Decimal:  # one document's open amount, rounded on its own
+        return round_money(Decimal(str(amount)) * Decimal(str(rate or 1)))
+
+    receivable = sum((company(left, rate) * (-1 if kind == "credit_note" else 1)
+                      for kind, left, rate in invoices), Decimal("0.00"))
+    unallocated = sum((company(left, rate) for left, rate in payments), Decimal("0.00"))
     return {"receivable": receivable, "unallocated": unallocated,
-            "open_balance": receivable - unallocated}
+            "open_balance": receivable - unallocated, "balance_currency": company_currency(env)}
 
 
 def customer_history(env, customer, limit: int = HISTORY_LIMIT) -> dict[str, Any]:
@@ -633,7 +636,8 @@ def customer_history(env, customer, limit: int = HISTORY_LIMIT) -> dict[str, Any
     if env.can("sale.invoice", "read"):
         out.update(open_balance(env, customer.id))
     else:
-        out.update({"receivable": None, "unallocated": None, "open_balance": None})
+        out.update({"receivable": None, "unallocated": None, "open_balance": None,
+                    "balance_currency": None})
     return out
 
 

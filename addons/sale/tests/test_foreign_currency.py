@@ -432,3 +432,23 @@ def test_customer_credit_of_a_partly_used_foreign_payment_is_what_is_left_of_its
     with sf.transaction("finance") as env:
         payment = env.get("sale.payment", pid)
         assert (payment.amount_unallocated, payment.amount_company) == (D("4.00"), D("864.00"))
+
+
+def test_customer_history_balance_is_in_yuan_at_each_documents_booked_rate(sf, book, acc, usd):
+    """The customer page's receivable, unallocated payments and open balance add documents of
+    several currencies in the company currency (as the aging does), never dollars to yuan."""
+    from sale.services import partner
+
+    iid = book.invoice(JAN10)  # 113.00 USD at 7.10: 802.30
+    book.pay("50.00", FEB5, iid)  # clears 355.00 of it: 447.30 (63.00 USD) open
+    book.pay("10.00", FEB5)  # unallocated: 72.00 of credit
+    later = book.invoice(MAR2)  # 113.00 USD at 7.00: 791.00, all open
+    with sf.transaction("finance") as env:
+        open_cny = env.get("sale.invoice", later).amount_total_company
+        assert open_cny == D("791.00")
+        history = partner.customer_history(env, env.get("sale.customer", usd))
+        items = acc.receivables.open_items(env, usd, as_of=MAR5)
+        assert history["balance_currency"] == "CNY"
+        assert history["receivable"] == D("447.30") + open_cny
+        assert history["unallocated"] == D("72.00")
+        assert history["open_balance"] == items["balance"] == D("447.30") + open_cny - D("72.00")
