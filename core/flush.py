@@ -163,7 +163,8 @@ def _statement(mapper, keys: tuple[str, ...]):
 
 # -- executemany -----------------------------------------------------------------------------
 
-# (statement) -> {(dialect, row keys): (SQL, [(bind name, processor or None)], positional) or None}
+# (statement) -> {(dialect, row keys): (SQL, [(row key, name in SQL, processor or None)], positional)
+# or None}
 _EXECUTEMANY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -190,11 +191,11 @@ def executemany(connection, statement, rows: list[dict]):
     sql, binds, positional = plan
     try:
         if positional:
-            params = [tuple(row[name] if proc is None else proc(row[name]) for name, proc in binds)
+            params = [tuple(row[name] if proc is None else proc(row[name]) for name, _, proc in binds)
                       for row in rows]
         else:
-            params = [{name: row[name] if proc is None else proc(row[name]) for name, proc in binds}
-                      for row in rows]
+            params = [{param: row[name] if proc is None else proc(row[name])
+                       for name, param, proc in binds} for row in rows]
     except KeyError:  # another key set in a later row: as SQLAlchemy would take it
         return connection.execute(statement, rows)
     return connection.exec_driver_sql(sql, params)
@@ -215,7 +216,10 @@ def _executemany_plan(statement, dialect, keys: tuple[str, ...]):
         return None
     processors = compiled._bind_processors  # what SQLAlchemy's own execute applies, per bind
     names = compiled.positiontup if dialect.positional else list(compiled.binds)
-    return compiled.string, [(name, processors.get(name)) for name in names], dialect.positional
+    # the name in the SQL text: a space, '%', '(' or '.' is escaped there (%(unit_price)s)
+    escaped = compiled.escaped_bind_names or {}
+    return (compiled.string, [(name, escaped.get(name, name), processors.get(name)) for name in names],
+            dialect.positional)
 
 
 # -- inserts ---------------------------------------------------------------------------------

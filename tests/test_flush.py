@@ -286,3 +286,32 @@ def test_sqlite_write_transactions_give_new_records_the_next_ids(make_sf, count_
     with sf.transaction() as env:
         assert [(d.name, d.amount) for d in (env.get("kt.doc", i) for i in ids)] == [
             (f"b{i}", Decimal(i)) for i in range(4)]
+
+
+def test_executemany_takes_bind_names_the_dialect_escapes(db_url):
+    # psycopg's named parameters cannot hold a space, '%', '(' or '.': SQLAlchemy renders
+    # "unit price" as %(unit_price)s and renames the row's key to match
+    from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, bindparam, insert
+
+    from core.db import make_engine
+    from core.flush import executemany
+
+    engine = make_engine(db_url)
+    metadata = MetaData()
+    table = Table("x_escaped", metadata, Column("id", Integer, primary_key=True),
+                  Column("unit price", Numeric(18, 2)), Column("a%b", String(5)),
+                  Column("trigger", String(20)))
+    metadata.create_all(engine)
+    rows = [{"unit price": Decimal("1.50"), "a%b": "x", "trigger": "go"},
+            {"unit price": None, "a%b": None, "trigger": "stop"}]
+    update = (table.update().where(table.c.trigger == bindparam("w trigger"))
+              .values({"unit price": bindparam("new price")}))
+    with engine.begin() as conn:
+        assert executemany(conn, insert(table), rows).rowcount == 2
+        assert executemany(conn, update, [{"w trigger": "go", "new price": Decimal("2")},
+                                          {"w trigger": "none", "new price": Decimal("3")}]
+                           ).rowcount == 1
+        assert conn.execute(table.select().order_by(table.c.id)).all() == [
+            (1, Decimal("2.00"), "x", "go"), (2, None, None, "stop")]
+    metadata.drop_all(engine)
+    engine.dispose()
