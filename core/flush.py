@@ -107,9 +107,16 @@ def _plain_columns(mapper) -> dict[str, Any] | None:
 
 
 def _ready(obj, changes: dict, columns: dict) -> bool:
-    """Only column changes pending (no relationship), none a SQL expression, and a version."""
+    """Only the column changes of ``changes`` pending (no relationship, no other column), none
+    a SQL expression, and a version."""
     state = attributes.instance_state(obj)
     if not state.has_identity or any(key not in columns for key in state.committed_state):
+        return False
+    # a column set but not among ``changes`` (set to None while unloaded: added [None], nothing
+    # deleted) is still the ORM's to write; committing the record would drop it
+    if any(key not in changes and state.manager[key].impl.get_history(
+            state, state.dict, attributes.PASSIVE_NO_INITIALIZE).has_changes()
+           for key in state.committed_state):
         return False
     if any(isinstance(new, ClauseElement) or hasattr(new, "__clause_element__")
            for _old, new in changes.values()):

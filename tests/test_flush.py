@@ -125,6 +125,26 @@ def test_a_savepoint_rolled_back_forgets_the_values_it_wrote(make_sf, new_doc):
     assert [row[2:] for row in _rows(sf, ids).values()] == [("final", v + 1) for v in versions]
 
 
+
+
+def test_a_column_set_but_not_written_in_the_batch_is_still_written(make_sf, new_doc):
+    """``note`` was not loaded (expired) when set to None: its history is added [None] with
+    nothing deleted, which ``_column_changes`` does not count (None == None) but the ORM
+    writes. The batch writes ``amount`` and must leave ``note`` pending, not mark it saved."""
+    sf = make_sf(KT)
+    ids = [new_doc(sf, name=f"doc{i}", note="old") for i in range(3)]
+    with sf.transaction() as env:
+        docs = [env.get("kt.doc", i) for i in ids]
+        for doc in docs:
+            env.session.expire(doc, ["note"])
+            doc.note = None
+            doc.amount = Decimal("99.00")
+        env.session.flush()
+        assert not env.session.dirty
+    assert [(Decimal(str(row[1])), row[2]) for row in _rows(sf, ids).values()] == [
+        (Decimal("99.00"), None)] * 3
+
+
 def test_a_refused_record_stops_the_batch_before_any_write(make_sf, new_doc, count_queries):
     sf = make_sf(KT)
     ids = _docs(sf, new_doc)
