@@ -338,6 +338,8 @@ def insert_many(session: Session, new: list, *, postgresql: bool) -> None:
         ready = [obj for obj in groups[cls] if _insertable(obj, plan, done)]
         if not ready:
             continue
+        if len({attributes.instance_dict(obj).get("id") is None for obj in ready}) > 1:
+            continue  # given ids beside none: the ORM inserts the given ones as they are
         _insert(session, cls.__table__, plan, ready, now, postgresql, last_ids.get(cls.__table__))
         done.update(id(obj) for obj in ready)
 

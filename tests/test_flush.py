@@ -335,3 +335,19 @@ def test_executemany_takes_bind_names_the_dialect_escapes(db_url):
             (1, Decimal("2.00"), "x", "go"), (2, None, None, "stop")]
     metadata.drop_all(engine)
     engine.dispose()
+
+
+def test_new_records_keep_the_ids_they_were_given_beside_new_ones(make_sf):
+    # the ORM inserts a given id as it is and numbers the others; the kernel numbered the
+    # whole group (RETURNING, nextval or max(id)), overwriting the given one
+    sf = make_sf(KT)
+    with sf.transaction() as env:
+        Doc = env["kt.doc"]
+        docs = [Doc(name="a", amount=Decimal(1)), Doc(id=1000, name="b", amount=Decimal(1)),
+                Doc(name="c", amount=Decimal(1))]
+        env.session.add_all(docs)
+        env.session.flush()
+        ids = [d.id for d in docs]
+    assert ids[1] == 1000 and len(set(ids)) == 3
+    with sf.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM kt_doc WHERE id = 1000")).scalar() == "b"
