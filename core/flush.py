@@ -107,9 +107,16 @@ def _plain_columns(mapper) -> dict[str, Any] | None:
 
 
 def _ready(obj, changes: dict, columns: dict) -> bool:
-    """Only column changes pending (no relationship), none a SQL expression, and a version."""
+    """Only the column changes of ``changes`` pending (no relationship, no other column), none
+    a SQL expression, and a version."""
     state = attributes.instance_state(obj)
     if not state.has_identity or any(key not in columns for key in state.committed_state):
+        return False
+    # a column set but not among ``changes`` (set to None while unloaded: added [None], nothing
+    # deleted) is still the ORM's to write; committing the record would drop it
+    if any(key not in changes and state.manager[key].impl.get_history(
+            state, state.dict, attributes.PASSIVE_NO_INITIALIZE).has_changes()
+           for key in state.committed_state):
         return False
     if any(isinstance(new, ClauseElement) or hasattr(new, "__clause_element__")
            for _old, new in changes.values()):
@@ -163,7 +170,8 @@ def _statement(mapper, keys: tuple[str, ...]):
 
 # -- executemany -----------------------------------------------------------------------------
 
-# (statement) -> {(dialect, row keys): (SQL, [(bind name, processor or None)], positional) or None}
+# (statement) -> {(dialect, row keys): (SQL, [(row key, name in SQL, processor or None)], positional)
+# or None}
 _EXECUTEMANY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -190,11 +198,11 @@ def executemany(connection, statement, rows: list[dict]):
     sql, binds, positional = plan
     try:
         if positional:
-            params = [tuple(row[name] if proc is None else proc(row[name]) for name, proc in binds)
+            params = [tuple(row[name] if proc is None else proc(row[name]) for name, _, proc in binds)
                       for row in rows]
         else:
-            params = [{name: row[name] if proc is None else proc(row[name]) for name, proc in binds}
-                      for row in rows]
+            params = [{param: row[name] if proc is None else proc(row[name])
+                       for name, param, proc in binds} for row in rows]
     except KeyError:  # another key set in a later row: as SQLAlchemy would take it
         return connection.execute(statement, rows)
     return connection.exec_driver_sql(sql, params)
@@ -215,7 +223,10 @@ def _executemany_plan(statement, dialect, keys: tuple[str, ...]):
         return None
     processors = compiled._bind_processors  # what SQLAlchemy's own execute applies, per bind
     names = compiled.positiontup if dialect.positional else list(compiled.binds)
-    return compiled.string, [(name, processors.get(name)) for name in names], dialect.positional
+    # the name in the SQL text: a space, '%', '(' or '.' is escaped there (%(unit_price)s)
+    escaped = compiled.escaped_bind_names or {}
+    return (compiled.string, [(name, escaped.get(name, name), processors.get(name)) for name in names],
+            dialect.positional)
 
 
 # -- inserts ---------------------------------------------------------------------------------
@@ -327,6 +338,8 @@ def insert_many(session: Session, new: list, *, postgresql: bool) -> None:
         ready = [obj for obj in groups[cls] if _insertable(obj, plan, done)]
         if not ready:
             continue
+        if len({attributes.instance_dict(obj).get("id") is None for obj in ready}) > 1:
+            continue  # given ids beside none: the ORM inserts the given ones as they are
         _insert(session, cls.__table__, plan, ready, now, postgresql, last_ids.get(cls.__table__))
         done.update(id(obj) for obj in ready)
 

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any, ForwardRef, Optional
 
 from sqlalchemy import DateTime, Integer, MetaData, func
+from sqlalchemy.event.attr import _EmptyListener
 from sqlalchemy.orm import DeclarativeBase, Mapped, MapperProperty, declared_attr, mapped_column
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.base import NO_VALUE
@@ -188,7 +189,10 @@ def _record_init(self, **values) -> None:
     state = instance_state(self)
     state_dict, committed = state.dict, state.committed_state
     for key, value in values.items():
-        if key in plain:
+        events = plain.get(key)
+        # still no ``set`` listener: one may be added at any time (listening swaps the empty
+        # collection for one that holds it, or adds to the class-wide list)
+        if events is not None and events[0].set is events[1] and not events[2]:
             if key not in state_dict and key not in committed:
                 committed[key] = NO_VALUE  # history: added (a refusal of a new value sees it)
             state_dict[key] = value
@@ -199,11 +203,18 @@ def _record_init(self, **values) -> None:
             raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
 
 
-def _plain_init_keys(cls) -> frozenset[str]:
+def _plain_init_keys(cls) -> dict[str, tuple]:
+    """{key: (the attribute's events, its empty ``set`` listeners, their class-wide list)} of
+    the columns that had no validator and no ``set`` listener when the class built its first
+    record."""
     mapper = cls.__mapper__
-    return frozenset(
-        prop.key for prop in mapper.column_attrs
-        if prop.key not in mapper.validators and not getattr(cls, prop.key).dispatch.set)
+    plain = {}
+    for prop in mapper.column_attrs:
+        events = getattr(cls, prop.key).dispatch
+        if (prop.key not in mapper.validators and isinstance(events.set, _EmptyListener)
+                and not events.set):
+            plain[prop.key] = (events, events.set, events.set.parent_listeners)
+    return plain
 
 
 _PLAIN_INIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

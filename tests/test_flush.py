@@ -125,6 +125,26 @@ def test_a_savepoint_rolled_back_forgets_the_values_it_wrote(make_sf, new_doc):
     assert [row[2:] for row in _rows(sf, ids).values()] == [("final", v + 1) for v in versions]
 
 
+
+
+def test_a_column_set_but_not_written_in_the_batch_is_still_written(make_sf, new_doc):
+    """``note`` was not loaded (expired) when set to None: its history is added [None] with
+    nothing deleted, which ``_column_changes`` does not count (None == None) but the ORM
+    writes. The batch writes ``amount`` and must leave ``note`` pending, not mark it saved."""
+    sf = make_sf(KT)
+    ids = [new_doc(sf, name=f"doc{i}", note="old") for i in range(3)]
+    with sf.transaction() as env:
+        docs = [env.get("kt.doc", i) for i in ids]
+        for doc in docs:
+            env.session.expire(doc, ["note"])
+            doc.note = None
+            doc.amount = Decimal("99.00")
+        env.session.flush()
+        assert not env.session.dirty
+    assert [(Decimal(str(row[1])), row[2]) for row in _rows(sf, ids).values()] == [
+        (Decimal("99.00"), None)] * 3
+
+
 def test_a_refused_record_stops_the_batch_before_any_write(make_sf, new_doc, count_queries):
     sf = make_sf(KT)
     ids = _docs(sf, new_doc)
@@ -286,3 +306,48 @@ def test_sqlite_write_transactions_give_new_records_the_next_ids(make_sf, count_
     with sf.transaction() as env:
         assert [(d.name, d.amount) for d in (env.get("kt.doc", i) for i in ids)] == [
             (f"b{i}", Decimal(i)) for i in range(4)]
+
+
+def test_executemany_takes_bind_names_the_dialect_escapes(db_url):
+    # psycopg's named parameters cannot hold a space, '%', '(' or '.': SQLAlchemy renders
+    # "unit price" as %(unit_price)s and renames the row's key to match
+    from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, bindparam, insert
+
+    from core.db import make_engine
+    from core.flush import executemany
+
+    engine = make_engine(db_url)
+    metadata = MetaData()
+    table = Table("x_escaped", metadata, Column("id", Integer, primary_key=True),
+                  Column("unit price", Numeric(18, 2)), Column("a%b", String(5)),
+                  Column("trigger", String(20)))
+    metadata.create_all(engine)
+    rows = [{"unit price": Decimal("1.50"), "a%b": "x", "trigger": "go"},
+            {"unit price": None, "a%b": None, "trigger": "stop"}]
+    update = (table.update().where(table.c.trigger == bindparam("w trigger"))
+              .values({"unit price": bindparam("new price")}))
+    with engine.begin() as conn:
+        assert executemany(conn, insert(table), rows).rowcount == 2
+        assert executemany(conn, update, [{"w trigger": "go", "new price": Decimal("2")},
+                                          {"w trigger": "none", "new price": Decimal("3")}]
+                           ).rowcount == 1
+        assert conn.execute(table.select().order_by(table.c.id)).all() == [
+            (1, Decimal("2.00"), "x", "go"), (2, None, None, "stop")]
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+def test_new_records_keep_the_ids_they_were_given_beside_new_ones(make_sf):
+    # the ORM inserts a given id as it is and numbers the others; the kernel numbered the
+    # whole group (RETURNING, nextval or max(id)), overwriting the given one
+    sf = make_sf(KT)
+    with sf.transaction() as env:
+        Doc = env["kt.doc"]
+        docs = [Doc(name="a", amount=Decimal(1)), Doc(id=1000, name="b", amount=Decimal(1)),
+                Doc(name="c", amount=Decimal(1))]
+        env.session.add_all(docs)
+        env.session.flush()
+        ids = [d.id for d in docs]
+    assert ids[1] == 1000 and len(set(ids)) == 3
+    with sf.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM kt_doc WHERE id = 1000")).scalar() == "b"

@@ -209,3 +209,26 @@ def test_loaded_answers_from_the_transaction_only(make_sf, new_doc, count_querie
             assert env.loaded(env["kt.doc"], doc_id) is doc
             assert env.loaded("kt.doc", doc_id + 1000) is None
         assert queries.value == 0
+
+
+def test_the_constructor_sees_a_set_listener_added_after_its_first_record(make_sf):
+    # SQLAlchemy asks for listeners at every set; the constructor's shortcut for plain
+    # columns must notice one listened for after the class built a record
+    from sqlalchemy import event
+
+    sf = make_sf(KT)
+    Doc = sf.registry["kt.doc"]
+    Doc(name="first", note="a")
+    seen = []
+
+    def on_set(_target, value, _old, _initiator):
+        seen.append(value)
+        return value.upper()
+
+    event.listen(Doc.note, "set", on_set, retval=True)
+    try:
+        doc = Doc(name="second", note="b")
+    finally:
+        event.remove(Doc.note, "set", on_set)
+    assert seen == ["b"] and doc.note == "B"
+    assert inspect(doc).attrs.note.history.added == ["B"]
