@@ -462,11 +462,28 @@ def _column_changes(obj) -> dict[str, tuple[Any, Any]]:
         hist = state.manager[key].impl.get_history(state, state.dict,
                                                    attributes.PASSIVE_NO_INITIALIZE)
         if hist.has_changes():
-            old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None
+            if hist.deleted:
+                old = hist.deleted[0]
+            elif state.key is not None:  # set while unloaded (expired, deferred): the stored
+                old = _stored_value(state, key)  # value is the old one (audit, posted checks)
+            else:
+                old = None
             if old != new:
                 changes[key] = (old, new)
     return changes
+
+
+def _stored_value(state, key: str) -> Any:
+    """What the database holds in ``key`` of this persistent record (Core: no autoflush)."""
+    from sqlalchemy import select
+
+    mapper = state.mapper
+    column = mapper.column_attrs[key].columns[0]
+    if column.table is not mapper.local_table:
+        return None  # a column of another table (inheritance): not read here
+    where = [c == v for c, v in zip(mapper.primary_key, state.key[1], strict=True)]
+    return state.session.connection().execute(select(column).where(*where)).scalar()
 
 
 def _column_keys(mapper) -> frozenset[str]:

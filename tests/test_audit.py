@@ -135,3 +135,22 @@ def test_as_system_names_the_user_for_what_they_did_and_no_one_for_the_rest(make
     _created, by_ann, by_system = history(sf, doc.id)
     assert (by_ann["user_id"], by_ann["changes"]) == (ids["ann"], {"name": ["first", "by ann"]})
     assert (by_system["user_id"], by_system["changes"]) == (None, {"note": [None, "by the system"]})
+
+
+def test_a_value_cleared_while_unloaded_is_audited_and_checked_like_any_change(done_doc, new_doc):
+    # an expired (or deferred) column set to None has no old value in its history: the stored
+    # one is the old value, for the audit row and for a posted document's refusal
+    sf, posted_id = done_doc
+    doc_id = new_doc(sf, name="draft", note="keep me")
+    with sf.transaction() as env:
+        doc = env.get("kt.doc", doc_id)
+        env.session.expire(doc, ["note"])
+        doc.note = None
+    assert stored(sf, doc_id) == ("draft", Decimal("10.00"), "draft", None)
+    assert history(sf, doc_id)[-1]["changes"] == {"note": ["keep me", None]}
+    with pytest.raises(ImmutableRecord, match=f"kt.doc {posted_id} is posted; amount cannot"):
+        with sf.transaction() as env:
+            doc = env.get("kt.doc", posted_id)
+            env.session.expire(doc, ["amount"])
+            doc.amount = None
+    assert stored(sf, posted_id) == ("posted", Decimal("99.00"), "done", None)
