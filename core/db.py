@@ -76,8 +76,10 @@ class _SQLiteDateTime(DATETIME):
 
 
 def _setup_sqlite(engine: Engine) -> None:
-    # this engine's dialect only: DateTime columns bind through _SQLiteDateTime
-    engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteDateTime}
+    # this engine's dialect only: DateTime columns bind through _SQLiteDateTime; a column typed
+    # sqlite.DATETIME itself (its own storage format) stays as declared
+    engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteDateTime,
+                               DATETIME: DATETIME}
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

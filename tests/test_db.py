@@ -49,3 +49,16 @@ def test_sqlite_datetime_refuses_what_is_not_a_date():
         with pytest.raises(StatementError, match="only accepts Python datetime and date"):
             conn.execute(insert(table), [{"at": "2026-11-23"}])
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def test_a_column_typed_sqlite_datetime_keeps_its_own_storage_format():
+    engine = make_engine("sqlite://")
+    metadata = MetaData()
+    own = DATETIME(storage_format="%(year)04d/%(month)02d/%(day)02d %(hour)02d:%(minute)02d",
+                   regexp=r"(\d+)/(\d+)/(\d+) (\d+):(\d+)")
+    table = Table("t", metadata, Column("id", Integer, primary_key=True), Column("at", own))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"at": dt.datetime(2026, 11, 23, 8, 5)}])
+        assert conn.execute(text("SELECT at FROM t")).scalar() == "2026/11/23 08:05"
+        assert conn.execute(select(table.c.at)).scalar() == dt.datetime(2026, 11, 23, 8, 5)
