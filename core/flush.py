@@ -34,6 +34,12 @@ rows (``Env.executemany``, ``Env.insert_rows``) convert each value with the proc
 SQLAlchemy would apply and hand the rows to the driver's ``executemany`` themselves: Core's
 per-row parameter assembly cost more than SQLite's execution of the rows.
 
+It leans on a few SQLAlchemy internals (``Session._register_persistent`` and
+``_register_altered``, ``InstanceState._commit_all_states``, ``Compiled._bind_processors``;
+``core.registry._record_init`` likewise on the attribute events): pyproject.toml keeps
+SQLAlchemy below 2.2, and tests/test_flush.py and tests/test_records.py hold each to the ORM's
+own behaviour on both databases.
+
 Mapper-level events (``before_insert``, ``after_update``...) do not fire for the rows
 written here: salesflow's extension points are its hooks, which all ran before.
 """
