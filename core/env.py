@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, attributes, with_loader_criteria
 
 from core.db import fits_int_column
 from core.errors import AccessDenied, ImmutableRecord, NotFound, ValidationError
+from core.flush import executemany, insert_many, insert_rows, update_many
 
 if TYPE_CHECKING:
     from core.app import Salesflow
@@ -183,15 +184,11 @@ class Env:
         run for every row of ``rows`` in one DBAPI executemany, the values converted as
         SQLAlchemy converts them but without its per-row work (``core.flush.executemany``).
         Nothing is checked, validated or audited: for an addon's own batched bookkeeping."""
-        from core.flush import executemany
-
         return executemany(self.session.connection(), statement, rows)
 
     def insert_rows(self, record: str, rows: list[dict]):
         """``rows`` (dicts of column values, all with the same keys) inserted into the table
         of ``record`` with one executemany and no objects; as ``executemany``, unchecked."""
-        from core.flush import insert_rows
-
         return insert_rows(self.session.connection(), self[record].__table__, rows)
 
     def get(self, record: str, ident: Any, *, lock: bool = False):
@@ -476,8 +473,6 @@ def _column_changes(obj) -> dict[str, tuple[Any, Any]]:
 
 def _stored_value(state, key: str) -> Any:
     """What the database holds in ``key`` of this persistent record (Core: no autoflush)."""
-    from sqlalchemy import select
-
     mapper = state.mapper
     column = mapper.column_attrs[key].columns[0]
     if column.table is not mapper.local_table:
@@ -583,12 +578,8 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
     # checked, validated and audited: many of one class go together, the inserts first (an
     # update pointing at a new row then need not wait for the unit of work's INSERT)
     if new:
-        from core.flush import insert_many
-
         insert_many(session, new, postgresql=sf.dialect == "postgresql")
     if len(changed) > 1:
-        from core.flush import update_many
-
         update_many(session, changed)
     if audit_rows:
         if session.new or session.dirty or session.deleted:
