@@ -434,6 +434,31 @@ def time_by_package(profiler: cProfile.Profile) -> list[tuple[str, float, float]
     return [(w, s, 100 * s / grand) for w, s in sorted(totals.items(), key=lambda kv: -kv[1])]
 
 
+class _Ref:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+
+def reference_ms() -> float:
+    """Best of 5 runs of a fixed pure-Python workload (objects, dicts, calls, Decimal), in ms.
+
+    The machine's speed drifts between days (the same code has run 1 to 3 times as fast), so
+    each run prints this beside its figures: only runs with a close reference compare."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        rows: dict[int, _Ref] = {}
+        total = Decimal(0)
+        for i in range(20000):
+            rows[i] = _Ref(i, str(i))
+            total += Decimal(i % 97) * Decimal("1.13")
+            rows.get(i - 1)
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)
+
+
 def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
@@ -551,7 +576,8 @@ def main(argv: list[str] | None = None) -> int:
                 tune_gc()
             mode += ", gc " + ("default" if args.gc_default else "tuned")
             print(f"# {sf.dialect}, addons {','.join(sf.addon_names)}, {mode}, "
-                  f"{dt.datetime.now().isoformat(timespec='seconds')}")
+                  f"{dt.datetime.now().isoformat(timespec='seconds')}, "
+                  f"machine reference {reference_ms()} ms (lower is faster)")
             try:
                 if args.big_order:
                     total = run_big_order(sf, svc, driver, args.profile)
