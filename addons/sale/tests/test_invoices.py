@@ -135,7 +135,7 @@ def test_nothing_to_invoice_is_refused_and_only_drafts_cancel(sf, master, flow, 
         assert "not possible in state 'posted'" in refused.value.reasons[0]
 
 
-def test_ordered_policy_invoices_before_shipping(sf, master, svc, flow, acc):
+def test_ordered_policy_invoices_before_shipping(sf, users, master, svc, flow, acc):
     sf.settings["sale"]["invoice_policy"] = "ordered"
     oid = flow.order(lines=[(0, "5", None)], ship=None)
     iid = flow.invoice(oid, date=JAN5)
@@ -146,9 +146,27 @@ def test_ordered_policy_invoices_before_shipping(sf, master, svc, flow, acc):
     flow.pay(master.c1, "565.00")
     with sf.transaction("warehouse") as env:
         svc.shipment.record_shipment(env, svc.order.get_order(env, oid))
-    assert flow.state("sale.order", oid) == "shipped"  # the warehouse may not fire `invoice`
-    with sf.transaction("finance") as env:
-        acc.invoice.advance_order(env, env.get("sale.order", oid))
+    # invoiced and paid before it left: the shipment moves it to the end at once (the system
+    # fires `invoice` and `settle`, which the warehouse user could not)
+    assert flow.state("sale.order", oid) == "paid"
+    with sf.transaction() as env:
+        order = env.get("sale.order", oid)
+        assert (order.shipping_status, order.invoice_status, order.payment_status) == ("full",) * 3
+        Log = env["workflow.log"]
+        log = [(w.trigger, w.user_id) for w in env.search(
+            "workflow.log", Log.record == "sale.order", Log.record_id == oid)]
+    assert log[-3:] == [("ship", users.warehouse), ("invoice", None), ("settle", None)]
+
+
+def test_ordered_policy_partly_paid_order_stops_at_invoiced(sf, master, svc, flow, acc):
+    sf.settings["sale"]["invoice_policy"] = "ordered"
+    oid = flow.order(lines=[(0, "5", None)], ship=None)
+    flow.invoice(oid, date=JAN5)
+    flow.pay(master.c1, "100.00")
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid))
+    assert flow.state("sale.order", oid) == "invoiced"
+    flow.pay(master.c1, "465.00")
     assert flow.state("sale.order", oid) == "paid"
 
 
