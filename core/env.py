@@ -13,7 +13,9 @@ reports and exports cannot differ:
   record-rule criteria (``record_rule_filters`` hook) to every ORM query;
 * writing: ``before_flush`` checks create / write / delete rights, runs ``record_validate``,
   refuses changes to append-only rows and posted documents, refuses ``state`` changes that did
-  not come from the workflow engine, and writes the audit log.
+  not come from the workflow engine, and writes the audit log; after the rows are written, a
+  record the user created or changed must still pass their record rules (one SELECT per
+  class), or the flush is refused.
 
 ``env.sudo()`` lifts access checks and record rules for kernel and addon internals (e.g. a
 credit check summing invoices the user cannot list).
@@ -382,6 +384,7 @@ def _on_rollback(session: Session, _previous) -> None:
     """Any rollback, a savepoint's included, empties the transaction's caches: they may hold
     rows (or ids) that no longer exist."""
     session.info.pop(_TX_CACHE, None)
+    session.info.pop("rules_pending", None)
 
 
 def _env_of(session: Session) -> Env | None:
@@ -514,13 +517,17 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
         return
     sf = env.sf
     audit_rows = []
+    ruled = []  # created or changed under record rules: must stay within them
     new = list(session.new)
     for obj in new:
         record = getattr(obj, "__record__", None)
         if record is None or getattr(obj, "__system__", False):
             continue
-        if not env.unrestricted and not sf.security.allows(env.roles, record, "create"):
-            raise AccessDenied(f"you may not create {record}")
+        if not env.unrestricted:
+            if not sf.security.allows(env.roles, record, "create"):
+                raise AccessDenied(f"you may not create {record}")
+            if env.rule_criteria(type(obj)):
+                ruled.append(obj)
         wf = sf.workflows.get(record)
         if wf is not None:
             current = getattr(obj, wf.field, None)
@@ -558,8 +565,11 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
                         f"{record} {obj.id} is posted; {', '.join(frozen)} cannot change "
                         "(correct it by a reversing document)"
                     )
-        if not env.unrestricted and not sf.security.allows(env.roles, record, "write"):
-            raise AccessDenied(f"you may not write {record}")
+        if not env.unrestricted:
+            if not sf.security.allows(env.roles, record, "write"):
+                raise AccessDenied(f"you may not write {record}")
+            if env.rule_criteria(type(obj)):
+                ruled.append(obj)
         _validate(env, obj)
         if not getattr(obj, "__system__", False):
             _announce_after_commit(env, obj, changes)
@@ -581,12 +591,38 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
         insert_many(session, new, postgresql=sf.dialect == "postgresql")
     if len(changed) > 1:
         update_many(session, changed)
-    if audit_rows:
+    if audit_rows or ruled:
         if session.new or session.dirty or session.deleted:
             # the unit of work writes the rest, then after_flush writes every row at once
             session.info.setdefault("audit_pending", []).extend(audit_rows)
+            session.info.setdefault("rules_pending", []).extend(ruled)
         else:  # the kernel wrote everything above: no after_flush follows
-            sf.audit.write(env, audit_rows)
+            _check_rules_kept(env, ruled)
+            if audit_rows:
+                sf.audit.write(env, audit_rows)
+
+
+def _check_rules_kept(env: Env, objs: list) -> None:
+    """Refuse a flush whose new or changed records the user could not see afterwards (an
+    order handed to another salesperson, a customer created for someone else): record rules
+    bound writing as they bound reading. One SELECT per class, through the rules."""
+    if not objs:
+        return
+    by_class: dict[type, list] = {}
+    for obj in objs:
+        by_class.setdefault(type(obj), []).append(obj)
+    with env.session.no_autoflush:
+        for cls, group in by_class.items():
+            ids = [obj.id for obj in group]
+            seen: set = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                seen.update(env.session.scalars(select(cls.id).where(cls.id.in_(chunk))))
+            lost = [i for i in ids if i not in seen]
+            if lost:
+                raise AccessDenied(
+                    f"{cls.__record__} {lost[0]}: this change would put it out of your reach "
+                    "(record rules: it would belong to someone else)")
 
 
 def _announce_after_commit(env: Env, obj, changes: dict | None) -> None:
@@ -615,8 +651,13 @@ def _announce_after_commit(env: Env, obj, changes: dict | None) -> None:
 
 def _on_after_flush(session: Session, _flush_context) -> None:
     pending = session.info.pop("audit_pending", None)
+    ruled = session.info.pop("rules_pending", None)
     env = _env_of(session)
-    if pending and env is not None:
+    if env is None:
+        return
+    if ruled:
+        _check_rules_kept(env, ruled)
+    if pending:
         env.sf.audit.write(env, pending)
 
 

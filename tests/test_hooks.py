@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.errors import AddonError, TransitionBlocked, ValidationError
+from core.errors import AccessDenied, AddonError, TransitionBlocked, ValidationError
 from core.plugins import hookimpl
 from core.testing import TEST_ADDONS, approval_rule, make_engine
 
@@ -120,6 +120,28 @@ def test_hook_record_rule_filters(make_sf, new_doc, users):
         assert [d.name for d in env.search("kt.doc")] == ["ann's", "bob's"]
 
 
+def test_record_rules_bound_writing_too(make_sf, new_doc, users):
+    """What a user creates or changes must pass their rules afterwards: a clerk can neither
+    create a document for bob nor hand hers to him; refused, nothing is written."""
+    sf = make_sf(KT)
+    ids = users(sf, ann=["kt_clerk"], bob=["kt_clerk"], max=["kt_manager"])
+    with pytest.raises(AccessDenied, match="record rules"):
+        new_doc(sf, ids["ann"], name="for bob", owner_id=ids["bob"])
+    assert _count(sf, "kt.doc") == 0
+    mine = new_doc(sf, ids["ann"], name="ann's", owner_id=ids["ann"])
+    with pytest.raises(AccessDenied, match=f"kt.doc {mine}"):
+        with sf.transaction(ids["ann"]) as env:
+            env.write(env.get("kt.doc", mine), name="renamed", owner_id=ids["bob"])
+    with sf.transaction() as env:
+        doc = env.get("kt.doc", mine)
+        assert (doc.name, doc.owner_id) == ("ann's", ids["ann"])
+    # a manager has no rule: hands it over; a change inside the rules passes
+    with sf.transaction(ids["max"]) as env:
+        env.write(env.get("kt.doc", mine), owner_id=ids["bob"])
+    with sf.transaction(ids["bob"]) as env:
+        env.write(env.get("kt.doc", mine), name="bob's now")
+
+
 def test_hook_approval_fingerprint(make_sf, new_doc, users):
     """By default any change voids an approval; an addon may narrow what an approval covers."""
     rule = approval_rule("kt.doc", "confirm", [("100", "kt_manager"), ("1000", "kt_director")],
@@ -152,6 +174,40 @@ def test_hook_approval_fingerprint(make_sf, new_doc, users):
             assert env.get("kt.doc", doc_id).fire("confirm").done
     finally:
         sf.pm.unregister(name="test:amount-only")
+
+
+def test_hook_approval_amount(make_sf, new_doc, users):
+    """An addon answers the amount the thresholds weigh (e.g. converted to the company
+    currency); a ValidationError there refuses the trigger, saying why, and changes nothing."""
+    rule = approval_rule("kt.doc", "confirm", [("100", "kt_manager")], amount_field="amount")
+    sf = make_sf(KT, approvals=[rule])
+    ids = users(sf, clerk=["kt_clerk"])
+    doc_id = new_doc(sf, ids["clerk"], name="small", amount="50.00")
+
+    class TenfoldThenUnknown:
+        unknown = False
+
+        @hookimpl
+        def approval_amount(self, record, field, env):
+            if self.unknown:
+                raise ValidationError({"currency": ["no rate for XYZ"]})
+            return getattr(record, field) * 10
+
+    plugin = TenfoldThenUnknown()
+    sf.pm.register(plugin, name="test:tenfold")
+    try:
+        with sf.transaction(ids["clerk"]) as env:
+            assert env.blockers(env.get("kt.doc", doc_id), "confirm") == [
+                "needs approval by kt_manager (amount 500.00 over 100.00)"]
+        plugin.unknown = True
+        with sf.transaction(ids["clerk"]) as env, pytest.raises(TransitionBlocked) as refused:
+            env.get("kt.doc", doc_id).fire("confirm")
+        assert refused.value.reasons == ["cannot weigh the amount: no rate for XYZ"]
+    finally:
+        sf.pm.unregister(name="test:tenfold")
+    with sf.transaction(ids["clerk"]) as env:  # the kernel's default: the field itself
+        doc = env.get("kt.doc", doc_id)
+        assert doc.state == "draft" and doc.fire("confirm").done
 
 
 def test_hook_app_configured(make_sf, make_client):

@@ -191,8 +191,12 @@ def _new_order(env, errors: dict, *, customer_id=None, lines=None, date_order=No
     if errors:
         return None
     if salesperson is None:
-        own = _own_salesperson_id(env) if own_salesperson is _UNKNOWN else own_salesperson
-        salesperson_id = own or customer.salesperson_id
+        # the customer's salesperson owns the order (record rules follow it); a customer
+        # with none gets the user's own salesperson, if any
+        salesperson_id = customer.salesperson_id
+        if salesperson_id is None:
+            salesperson_id = (_own_salesperson_id(env) if own_salesperson is _UNKNOWN
+                              else own_salesperson)
     order = Order(
         customer=customer, customer_id=customer.id, salesperson_id=salesperson_id,
         date_order=date_order, validity_date=validity, currency=customer.currency or "CNY",

@@ -270,3 +270,46 @@ def test_a_response_stored_before_headers_were_kept_still_replays(sf, api, maste
     again = api.client.post(URL, json=_body(master), headers=headers)
     assert (again.status_code, again.get_json()) == (201, first.get_json())
     assert again.headers["Idempotent-Replayed"] == "true" and "ETag" not in again.headers
+
+
+def _count_orders(sf):
+    with sf.transaction() as env:
+        return env.session.scalar(select(func.count()).select_from(env["sale.order"]))
+
+
+def test_an_order_belongs_to_its_salesperson_and_cannot_be_handed_away(sf, api, master, users):
+    # a salesperson cannot create an order in another salesperson's name ...
+    r = api.client.post(URL, json=_body(master, salesperson_id=users.sp["sp2"]), headers=api.h("sp1"))
+    assert r.status_code == 403 and "record rules" in r.get_json()["error"]["message"]
+    assert _count_orders(sf) == 0
+    own = _create(api, master)
+    assert own["salesperson_id"] == users.sp["sp1"]
+    # ... nor hand one over afterwards: refused, the order unchanged
+    url = f"{URL}/{own['id']}"
+    r = api.client.patch(url, json={"salesperson_id": users.sp["sp2"]},
+                         headers=api.h("sp1", **{"If-Match": f'"{own["version"]}"'}))
+    assert r.status_code in (403, 422), r.get_json()
+    assert api.client.get(url, headers=api.h("sp1")).get_json()["salesperson_id"] == users.sp["sp1"]
+    # a manager's order for sp1's customer is sp1's (the customer's salesperson)
+    by_manager = _create(api, master, login="manager")
+    assert by_manager["salesperson_id"] == users.sp["sp1"]
+    assert api.client.get(f"{URL}/{by_manager['id']}", headers=api.h("sp1")).status_code == 200
+
+
+def test_visibility_follows_the_orders_salesperson_after_the_customer_moves(sf, api, master, users):
+    order = _create(api, master)
+    assert api.client.post(f"{URL}/{order['id']}/triggers/approve", json={},
+                           headers=api.h("sp1")).status_code == 200
+    with sf.transaction() as env:  # the manager hands customer C001 to sp2
+        env.get("sale.customer", master.c1).salesperson_id = users.sp["sp2"]
+    url = f"{URL}/{order['id']}"
+    # the order stays sp1's: sp2 neither finds it nor sees it in a list or a report
+    assert api.client.get(url, headers=api.h("sp1")).status_code == 200
+    assert api.client.get(url, headers=api.h("sp2")).status_code == 404
+    assert api.client.get(URL, headers=api.h("sp2")).get_json()["total"] == 0
+    report = api.client.get("/api/v1/reports/daily-sales", headers=api.h("sp2")).get_json()
+    assert report["rows"] == []
+    report = api.client.get("/api/v1/reports/daily-sales", headers=api.h("sp1")).get_json()
+    assert [row["salesperson"] for row in report["rows"]] == ["SP1"]
+    # the customer is sp2's now: sp1 no longer finds it
+    assert api.client.get(f"/api/v1/customers/{master.c1}", headers=api.h("sp1")).status_code == 404
