@@ -59,3 +59,19 @@ def workflow_transition_done(record, trigger, source, dest, env):
         from .services.invoice import advance_approved
 
         advance_approved(env, record)
+
+
+@hookimpl
+def approval_amount(record, field, env):
+    """``sale.order`` in a foreign currency: the amount in the company currency at the rate of
+    the order date, so the approval thresholds (company currency) mean the same for a USD
+    order. No rate on or before that date: the approval is refused, naming the currency."""
+    if getattr(record, "__record__", None) != "sale.order":
+        return None
+    from .services.exchange import to_company
+    from .services.masterdata import company_currency, rate_at
+
+    amount = getattr(record, field)
+    if amount is None or (record.currency or "").upper() == company_currency(env):
+        return None
+    return to_company(env, amount, rate_at(env, record.currency, record.date_order))

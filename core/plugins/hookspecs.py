@@ -101,6 +101,16 @@ def approval_fingerprint(record, env):
     """
 
 
+@hookspec(firstresult=True)
+def approval_amount(record, field, env):
+    """Return the ``Decimal`` an approval rule compares with its levels' thresholds.
+
+    ``field`` is the rule's ``amount_field``. An addon whose records carry a currency answers
+    with the amount in the company currency, so thresholds mean the same for every currency.
+    First non-``None`` answer wins; the kernel's default is ``getattr(record, field)``.
+    """
+
+
 # --------------------------------------------------------------------------------------------
 # Kernel: application
 # --------------------------------------------------------------------------------------------

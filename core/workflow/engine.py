@@ -30,7 +30,7 @@ from transitions import Machine
 
 from core import signals
 from core.config import ApprovalRule
-from core.errors import AddonError, ConfigError, TransitionBlocked
+from core.errors import AddonError, ConfigError, TransitionBlocked, ValidationError
 from core.workflow.spec import MergedWorkflow, Transition, WorkflowPatch, WorkflowSpec, merge
 
 if TYPE_CHECKING:
@@ -495,7 +495,14 @@ def _approvals(env: Env, wf: CompiledWorkflow, record) -> _ApprovalState:
     from sqlalchemy import select
 
     rule = wf.approval
-    amount = Decimal(getattr(record, rule.amount_field) or 0)
+    try:
+        amount = env.hook.approval_amount(record=record, field=rule.amount_field, env=env)
+    except ValidationError as exc:  # e.g. no exchange rate: a refusal that says why
+        state = _ApprovalState([], [(0, rule.levels[0])], Decimal(0), "")
+        state.refusal = "cannot weigh the amount: " + "; ".join(
+            m for messages in exc.errors.values() for m in messages)
+        return state
+    amount = Decimal((getattr(record, rule.amount_field) if amount is None else amount) or 0)
     required = [(i, lv) for i, lv in enumerate(rule.levels) if amount > lv.over]
     fingerprint = env.hook.approval_fingerprint(record=record, env=env)
     given = []

@@ -452,3 +452,42 @@ def test_customer_history_balance_is_in_yuan_at_each_documents_booked_rate(sf, b
         assert history["receivable"] == D("447.30") + open_cny
         assert history["unallocated"] == D("72.00")
         assert history["open_balance"] == items["balance"] == D("447.30") + open_cny - D("72.00")
+
+
+def test_approval_thresholds_compare_the_amount_in_the_company_currency(sf, usd, make_order):
+    """The levels are in CNY: USD 22,600.00 (about CNY 156,000) needs a sales manager though
+    22,600 is far below 100,000; USD 13,560.00 (about CNY 93,600) does not."""
+    big = make_order(lines=[(0, "1", "20000.00")], customer=usd)
+    with sf.transaction("sp1") as env:
+        order = env.get("sale.order", big)
+        assert (order.currency, order.amount_total) == ("USD", D("22600.00"))
+        with pytest.raises(TransitionBlocked) as refused:  # 22,600 x 6.90, the rate since 4 March
+            order.fire("approve")
+        assert refused.value.reasons == [
+            "needs approval by sales_manager (amount 155,940.00 over 100,000.00)"]
+    with sf.transaction("sp1") as env:
+        assert env.get("sale.order", big).state == "draft"
+    with sf.transaction("manager") as env:
+        assert env.get("sale.order", big).fire("approve").done
+    small = make_order(lines=[(0, "1", "12000.00")], customer=usd)
+    with sf.transaction("sp1") as env:
+        order = env.get("sale.order", small)
+        assert order.fire("approve").done and order.state == "approved"
+
+
+def test_an_order_in_a_currency_without_a_rate_cannot_be_approved(sf, master, make_order):
+    with sf.transaction() as env:  # no EUR rate (nor currency) exists
+        env.create("sale.customer", code="C200", name="Euro GmbH", name_key="euro gmbh",
+                   region="West", tier="normal", salesperson_id=env.get("sale.customer", master.c1)
+                   .salesperson_id, payment_term_id=master.term_id, currency="EUR")
+        customer = env.search("sale.customer", env["sale.customer"].code == "C200")[0].id
+    oid = make_order(customer=customer)
+    with sf.transaction("sp1") as env:
+        order = env.get("sale.order", oid)
+        reasons = ["cannot weigh the amount: unknown currency 'EUR'"]
+        assert env.blockers(order, "approve") == reasons  # the order page asks this
+        with pytest.raises(TransitionBlocked) as refused:
+            order.fire("approve")
+        assert refused.value.reasons == reasons
+    with sf.transaction("sp1") as env:
+        assert env.get("sale.order", oid).state == "draft"

@@ -253,6 +253,8 @@ def test_copy_and_cancel(sf, master, svc, make_order):
         copy = svc.order.copy_order(env, source)
         # was: the CNY prices relabelled as USD
         assert (copy.currency, copy.amount_total) == ("CNY", source.amount_total)
+    with sf.transaction() as env:
+        env.get("sale.customer", master.c1).currency = "CNY"
     oid = make_order()
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
