@@ -295,7 +295,10 @@ def _duplicate_text(exc: partner_svc.DuplicateCustomer) -> str:
             why = _("same tax ID %(tax_id)s", tax_id=reason.removeprefix("same tax id").strip())
         else:
             why = _("same name and phone")
-        found.append(f"{match['code']} {match['name']} ({why})")
+        if match.get("code") is None:  # another salesperson's: said to exist, not named
+            found.append(f"{_('a customer you cannot see (ask a sales manager)')} ({why})")
+        else:
+            found.append(f"{match['code']} {match['name']} ({why})")
     return _("This looks like an existing customer: %(existing)s. Open it instead, or tick "
              "“Create anyway” if it really is another customer.", existing="; ".join(found))
 

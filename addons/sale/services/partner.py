@@ -361,7 +361,8 @@ def delete_customer(env, customer) -> None:
 def find_duplicates(env, *, tax_id: str | None = None, name: str | None = None,
                     phones: list[str | None] | tuple = (), exclude_ids: tuple = ()) -> list[dict]:
     """Existing customers (not merged away) this one would duplicate, as
-    ``[{"code", "name", "reason"}]``, looking at every customer whoever owns it."""
+    ``[{"code", "name", "reason"}]``, looking at every customer whoever owns it; one the user
+    may not see is reported without its code and name."""
     Customer, Contact = env["sale.customer"], env["sale.customer.contact"]
     base = [Customer.merged_into_id.is_(None)]
     if exclude_ids:
@@ -387,6 +388,12 @@ def find_duplicates(env, *, tax_id: str | None = None, name: str | None = None,
             for ident, code, cname in rows:
                 found.setdefault(ident, {"code": code, "name": cname,
                                          "reason": "same name and phone"})
+    if found and not env.unrestricted:
+        # named only to who may see it: another salesperson's customer is said to exist, no
+        # more (its code and name would tell a salesperson whose it is and who buys)
+        visible = set(env.session.scalars(select(Customer.id).where(Customer.id.in_(list(found)))))
+        for ident in set(found) - visible:
+            found[ident].update(code=None, name="a customer you cannot see (ask a sales manager)")
     return list(found.values())
 
 
@@ -394,7 +401,8 @@ def _describe(matches: list[dict]) -> str:
     parts = []
     for match in matches:
         where = f"row {match['row']}: " if match.get("row") is not None else ""
-        parts.append(f"{where}{match['code']} {match['name']} ({match['reason']})")
+        named = f"{match['code']} {match['name']}" if match.get("code") else match["name"]
+        parts.append(f"{where}{named} ({match['reason']})")
     return "; ".join(parts)
 
 
