@@ -8,6 +8,7 @@ test starts the workers together at a barrier and runs on both databases.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from decimal import Decimal as D
 
@@ -125,3 +126,36 @@ def test_two_invoicings_of_one_order_at_once_invoice_it_once(sf, master, flow, a
         order = env.get("sale.order", oid)
         assert order.state == "invoiced"
         assert [line.qty_invoiced for line in order.lines] == [line.quantity for line in order.lines]
+
+
+def test_numbers_stay_gap_free_when_six_postings_and_five_payments_race(sf, master, flow, acc):
+    """Six finance workers post six invoices at once; one fails after taking its number and
+    rolls back: the other five are numbered 1-5 with no gap and no repeat, as are their
+    journal entries. Five payments at once get five distinct numbers."""
+    drafts = [flow.invoice(flow.order(), post=False) for _ in range(6)]
+
+    def post(invoice_id, fail):
+        def work():
+            with sf.transaction("finance") as env:
+                invoice = env.get("sale.invoice", invoice_id)
+                acc.invoice.post_invoice(env, invoice, date=dt.date(2026, 3, 1))
+                if fail:
+                    raise RuntimeError("the client went away after numbering")
+                return invoice.number
+        return work
+
+    outcomes = _at_once(*[post(i, fail=(k == 2)) for k, i in enumerate(drafts)])
+    errors = [error for _, error in outcomes if error is not None]
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError), outcomes
+    with sf.transaction() as env:
+        numbers = sorted(env.get("sale.invoice", i).number or "-" for i in drafts)
+        entries = sorted(e.number for e in env.search("sale.journal.entry"))
+        assert env.get("sale.invoice", drafts[2]).state == "draft"
+    assert numbers == ["-"] + [f"INV/2026/{n:06d}" for n in range(1, 6)]
+    assert len(entries) == 5 == len(set(entries))
+    outcomes = _at_once(*[(lambda: flow.pay(master.c1, "10.00", date=dt.date(2026, 3, 1)))
+                          for _ in range(5)])
+    assert all(error is None for _, error in outcomes), outcomes
+    with sf.transaction() as env:
+        payments = sorted(p.number for p in env.search("sale.payment"))
+    assert len(payments) == 5 == len(set(payments))
