@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -272,3 +272,23 @@ def test_taxes_currencies_terms_and_salespersons_api(api, master, users):
                       ("/api/v1/products", "products"), ("/api/v1/payment-terms", "payment-terms"),
                       ("/api/v1/currencies/{code}/rates", "currencies")):
         assert tag in next(iter(spec["paths"][path].values()))["tags"], path
+
+
+def test_import_over_the_api_is_all_or_nothing_and_names_duplicates(sf, api, master):
+    c, url = api.client, "/api/v1/customers/import"
+    rows = [{"name": "Alpha Trading", "tax_id": "91440000MA1FL0100A"},
+            {"name": "Beta Trading", "tax_id": "91310000ma1fl0001x"},   # C001's tax id
+            {"name": "Gamma Trading", "tax_id": "91440000MA1FL0100A"}]  # row 0's
+    resp = c.post(url, json={"rows": rows}, headers=api.h("manager"))
+    assert resp.status_code == 409, resp.get_json()
+    existing = resp.get_json()["error"]["existing"]
+    assert [(e["row"], e["code"], e["reason"]) for e in existing] == [
+        (1, "C001", "same tax id 91310000MA1FL0001X"), (2, "row 0", "same tax id as row 0")]
+    resp = c.post(url, json={"rows": [{"name": "Delta"}, {"name": ""}]}, headers=api.h("manager"))
+    assert resp.status_code == 422 and "rows.1.name" in resp.get_json()["error"]["fields"]
+    with sf.transaction() as env:
+        assert env.session.scalar(select(func.count()).select_from(env["sale.customer"])) == 2
+    resp = c.post(url, json={"rows": rows, "force": True}, headers=api.h("manager"))
+    assert resp.status_code == 201 and resp.get_json()["created"] == 3
+    with sf.transaction() as env:
+        assert env.session.scalar(select(func.count()).select_from(env["sale.customer"])) == 5
