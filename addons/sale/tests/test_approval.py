@@ -109,6 +109,10 @@ def test_fingerprint_covers_what_is_approved(sf, master, svc, make_order):
     with sf.transaction() as env:
         other_term = env.create("sale.payment_term", code="NET60", name="Net 60").id
         vat6 = env.create("sale.tax", code="VAT6", name="VAT 6%", rate=D("0.06")).id
+        c1 = env.get("sale.customer", master.c1)
+        other_customer = env.create("sale.customer", code="C003", name="Third", name_key="third",
+                                    salesperson_id=c1.salesperson_id,
+                                    payment_term_id=c1.payment_term_id).id
 
     def fingerprint(env, order):
         return env.hook.approval_fingerprint(record=order, env=env)
@@ -124,7 +128,8 @@ def test_fingerprint_covers_what_is_approved(sf, master, svc, make_order):
                        {"lines": [{"id": first, "discount": "5"}, {"id": order.lines[1].id}]},
                        {"lines": [{"id": first, "tax_id": vat6}, {"id": order.lines[1].id}]},
                        {"lines": [{"id": first}]},
-                       {"payment_term_id": other_term}):
+                       {"payment_term_id": other_term},
+                       {"customer_id": other_customer, "payment_term_id": other_term}):
             svc.order.update_order(env, order, **change)
             current = fingerprint(env, order)
             assert current not in seen, change
