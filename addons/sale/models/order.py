@@ -758,10 +758,17 @@ class SaleLine:
 
 @model("sale.order.revision")
 class OrderRevision:
-    """An approved order's content before an amendment, with a readable diff. Append-only."""
+    """An approved order's content before an amendment (``snapshot``) with a readable ``diff``
+    to the amended order. Never deleted, and nothing of it changes except ``diff`` while the
+    amendment is open (the order is still a draft of the next revision): the diff follows each
+    edit of the draft (``services.order``) and is frozen once the order is approved again (or
+    cancelled), so it says what the approval after the amendment approved."""
 
     __tablename__ = "sale_order_revision"
-    __append_only__ = True
+    # the kernel's rule for posted records does the freezing: every row is posted ("kept"), so
+    # it is never deleted nor bulk-updated and only ``diff`` may change; ``validate`` says when
+    __posted_states__ = ("kept",)
+    __mutable_when_posted__ = frozenset({"diff"})
 
     order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id", ondelete="CASCADE"), index=True)
     revision: Mapped[int] = mapped_column(Integer)
@@ -769,3 +776,20 @@ class OrderRevision:
     diff: Mapped[list] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("res_user.id"))
+
+    @property
+    def state(self) -> str:
+        """Always ``"kept"`` (see ``__posted_states__``); not a column."""
+        return "kept"
+
+    def validate(self) -> dict[str, list[str]]:
+        from sqlalchemy import inspect
+
+        info = inspect(self)
+        if info.key is None or not info.attrs.diff.history.has_changes():
+            return {}  # a new row, or its diff unchanged
+        order = self.env.session.get(self.env["sale.order"], self.order_id)
+        if order is None or order.state != "draft" or order.revision != self.revision + 1:
+            return {"diff": [f"revision {self.revision} is frozen: its amendment was approved "
+                             "or cancelled"]}
+        return {}
