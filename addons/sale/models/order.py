@@ -181,8 +181,9 @@ class SaleOrder:
     customer_id: Mapped[int] = mapped_column(ForeignKey("sale_customer.id"), index=True)
     salesperson_id: Mapped[int | None] = mapped_column(ForeignKey("sale_salesperson.id"), index=True)
     date_order: Mapped[dt.date] = mapped_column(Date, index=True)
-    #: a quotation (draft) past this date cannot be approved
-    validity_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: a quotation (draft) past this date cannot be approved; every order has one (default:
+    #: ``[addon.sale] quotation_validity_days`` after ``date_order``)
+    validity_date: Mapped[dt.date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     payment_term_id: Mapped[int | None] = mapped_column(ForeignKey("sale_payment_term.id"))
     amount_untaxed: Mapped[Decimal] = mapped_column(Money, default=ZERO)
@@ -535,7 +536,9 @@ class SaleOrder:
         return None
 
     def check_not_expired(self):
-        if self.validity_date is not None and self.validity_date < self.env.today():
+        if self.validity_date is None:  # refused at the flush too (validate)
+            return "the quotation has no validity date"
+        if self.validity_date < self.env.today():
             return (f"the quotation expired on {self.validity_date.isoformat()}; "
                     "change its validity date or copy it")
         return None
@@ -648,7 +651,9 @@ class SaleOrder:
                 f"an order in state {self.state!r} must be fully invoiced")
         if self.state == "paid" and self.payment_status != FULL:
             errors.setdefault("state", []).append("a paid order must be fully paid")
-        if self.validity_date and self.date_order and self.validity_date < self.date_order:
+        if self.validity_date is None:
+            errors.setdefault("validity_date", []).append("required: every order has a validity date")
+        elif self.date_order and self.validity_date < self.date_order:
             errors.setdefault("validity_date", []).append("must not be before the order date")
         return errors
 

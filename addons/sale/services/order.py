@@ -85,7 +85,8 @@ def create_order(env, *, customer_id, lines, date_order=None, validity_date=None
                  payment_term_id=None, note=None, salesperson_id=None):
     """A new draft order (a quotation) with its lines, totals computed and a number given.
 
-    Defaults: ``date_order`` today; ``validity_date`` ``quotation_validity_days`` later;
+    Defaults: ``date_order`` today; ``validity_date`` ``[addon.sale] quotation_validity_days``
+    later (every order has one: it can be changed, never cleared);
     ``payment_term_id`` the customer's; ``salesperson_id`` the user's own salesperson, else the
     customer's; currency the customer's.
     """
@@ -265,7 +266,7 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
     for key in ("date_order", "validity_date"):
         if key in changes:
             value = _date(changes[key], key, errors)
-            if value is None and key == "date_order" and key not in errors:
+            if value is None and key not in errors:  # every order has both
                 errors[key] = ["required"]
             values[key] = value
     # checked here, not at the flush: an amendment has fired `amend` by then
