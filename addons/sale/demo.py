@@ -428,10 +428,10 @@ def _run(env, rng, today, plans: list[Plan], approvers: dict[str, list[int]]) ->
 def _approve(env, order, today, approvers, *, big: bool) -> None:
     """Fire ``approve`` as the system. A large order first gets the approval levels it needs,
     given by the demo manager and director (one level each). A quotation past its validity
-    is approved as it was then: the validity date is set aside for the approval only."""
+    is approved as it was then: its validity date is moved to today for the approval only."""
     validity = order.validity_date
-    if validity is not None and validity < today:
-        order.validity_date = None
+    if validity < today:
+        order.validity_date = max(today, order.date_order)
         env.session.flush()
     if big:
         _give_levels(env, order, approvers)

@@ -106,7 +106,7 @@ def _update_order(env, order, form):
                "note": form.note.data or None}
     if form.date_order.data:
         changes["date_order"] = form.date_order.data
-    if form.validity_date.data:
+    if form.validity_date.raw_data:  # sent: emptied, it is refused on its field, not ignored
         changes["validity_date"] = form.validity_date.data
     return order_svc.update_order(env, order, **changes)
 

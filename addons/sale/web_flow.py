@@ -11,7 +11,8 @@
   the oldest due invoices first or as entered, reachable from the invoice page with its open
   amount;
 * the panels of the order page (next steps: record a shipment, create an invoice; the order's
-  invoices) and of the invoice page (what is open, "Register payment"), as ``core.web.Panel``s;
+  invoices; an amended order's earlier revisions with what changed, in the user's language)
+  and of the invoice page (what is open, "Register payment"), as ``core.web.Panel``s;
 * the data of the order form's live totals (template global ``sale_order_form_data``) for
   ``static/sale_forms.js`` (no inline script: CSP), which rounds exactly as ``core.money``.
 
@@ -22,6 +23,7 @@ the form with nothing saved (the call runs in a savepoint).
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +32,7 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from sqlalchemy import func
+from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
     DateField,
@@ -548,6 +550,66 @@ def _order_panel(env, order) -> dict[str, Any] | None:
     return {"actions": actions, "invoices": invoices}
 
 
+def _revisions_panel(env, order) -> dict[str, Any] | None:
+    """An amended order's earlier revisions, newest first: number, when, who, why and what
+    changed up to the next revision (the order as it was approved again, or the draft being
+    amended). None for an order never amended."""
+    if not order.revision:
+        return None
+    Revision, User = env["sale.order.revision"], env["res.user"]
+    rows = env.search("sale.order.revision", Revision.order_id == order.id,
+                      order_by=Revision.revision.desc())
+    if not rows:
+        return None
+    ids = {r.user_id for r in rows if r.user_id is not None}
+    names = dict(env.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) \
+        if ids else {}
+    return {"revisions": [
+        {"revision": r.revision, "reason": r.reason,
+         "at": r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=dt.UTC),
+         "user": names.get(r.user_id, _("system")), "changes": [diff_text(d) for d in r.diff]}
+        for r in rows]}
+
+
+#: the labels of ``services.order.diff_snapshots``'s fields (msgids of the sale catalog)
+_DIFF_LABELS = {
+    "customer": "Customer", "payment_term": "Payment term", "salesperson_id": "Salesperson",
+    "date_order": "Order date", "validity_date": "Valid until", "currency": "Currency",
+    "note": "Note", "product_id": "Product", "description": "Description",
+    "quantity": "Quantity", "unit_price": "Unit price", "discount": "Discount", "tax": "Tax code",
+    "amount_untaxed": "Untaxed", "amount_tax": "Tax", "amount_total": "Total",
+}
+
+
+def diff_text(entry: dict) -> str:
+    """One entry of a revision's diff in the user's language (its stored ``text`` is English;
+    an entry this does not know is shown as that text)."""
+    def show(value) -> str:
+        return _("(none)") if value is None or value == "" else str(value)
+
+    kind = entry.get("kind")
+    label = _DIFF_LABELS.get(entry.get("field"))
+    if kind in ("order", "total") and label:
+        return _("%(label)s: %(old)s → %(new)s", label=_(label), old=show(entry.get("old")),
+                 new=show(entry.get("new")))
+    if kind == "line" and label and "sequence" in entry:
+        return _("line %(sequence)s %(description)s: %(label)s %(old)s → %(new)s",
+                 sequence=entry["sequence"], description=repr(entry["description"]),
+                 label=_(label), old=show(entry.get("old")), new=show(entry.get("new")))
+    line = entry.get("line")
+    if kind in ("line_added", "line_removed") and isinstance(line, dict):
+        values = {"sequence": line.get("sequence"), "description": repr(line.get("description")),
+                  "quantity": line.get("quantity"), "price": line.get("unit_price")}
+        if kind == "line_removed":
+            return _("removed line %(sequence)s %(description)s: %(quantity)s × %(price)s",
+                     **values)
+        text = _("added line %(sequence)s %(description)s: %(quantity)s × %(price)s", **values)
+        if line.get("discount") not in (None, "0"):
+            text += _(" less %(discount)s %%", discount=line["discount"])
+        return text
+    return str(entry.get("text", ""))
+
+
 def _invoice_panel(env, invoice) -> dict[str, Any] | None:
     """The invoice page's payment panel: what is open, "Register payment" (finance) and the
     payments allocated to it."""
@@ -640,6 +702,9 @@ VIEWS = Views(
                     template="sale/customer_form.html")],
     panels=[Panel("sale.order", "sale_fulfilment", "Shipping and invoicing",
                   template="sale/_order_panel.html", load=_order_panel, order=5),
+            Panel("sale.order", "sale_revisions", "Revisions",
+                  template="sale/_revisions_panel.html", load=_revisions_panel,
+                  records=("sale.order.revision",), place="main", order=20),
             Panel("sale.invoice", "sale_collection", "Payments received",
                   template="sale/_invoice_panel.html", load=_invoice_panel, order=5)],
     actions=ORDER_ACTIONS,

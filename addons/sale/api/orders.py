@@ -64,7 +64,7 @@ class OrderChangesSchema(Schema):
     customer_id = fields.Integer()
     lines = fields.List(fields.Nested(LineInSchema))
     date_order = fields.Date()
-    validity_date = fields.Date(allow_none=True)
+    validity_date = fields.Date(metadata={"description": "can be changed, never cleared"})
     payment_term_id = fields.Integer(allow_none=True)
     salesperson_id = fields.Integer(allow_none=True)
     note = fields.String(allow_none=True)
@@ -74,6 +74,8 @@ class OrderInSchema(OrderChangesSchema):
     customer_id = fields.Integer(required=True)
     lines = fields.List(fields.Nested(LineInSchema), required=True)
     date_order = fields.Date(allow_none=True)
+    validity_date = fields.Date(allow_none=True, metadata={
+        "description": "null or omitted: [addon.sale] quotation_validity_days after date_order"})
 
 
 class AmendSchema(Schema):
@@ -119,7 +121,7 @@ class OrderSchema(Schema):
     customer_id = fields.Integer()
     salesperson_id = fields.Integer(allow_none=True)
     date_order = fields.Date()
-    validity_date = fields.Date(allow_none=True)
+    validity_date = fields.Date()
     currency = fields.String()
     payment_term_id = fields.Integer(allow_none=True)
     amount_untaxed = _dec(2)

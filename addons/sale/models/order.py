@@ -181,8 +181,9 @@ class SaleOrder:
     customer_id: Mapped[int] = mapped_column(ForeignKey("sale_customer.id"), index=True)
     salesperson_id: Mapped[int | None] = mapped_column(ForeignKey("sale_salesperson.id"), index=True)
     date_order: Mapped[dt.date] = mapped_column(Date, index=True)
-    #: a quotation (draft) past this date cannot be approved
-    validity_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: a quotation (draft) past this date cannot be approved; every order has one (default:
+    #: ``[addon.sale] quotation_validity_days`` after ``date_order``)
+    validity_date: Mapped[dt.date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     payment_term_id: Mapped[int | None] = mapped_column(ForeignKey("sale_payment_term.id"))
     amount_untaxed: Mapped[Decimal] = mapped_column(Money, default=ZERO)
@@ -535,7 +536,9 @@ class SaleOrder:
         return None
 
     def check_not_expired(self):
-        if self.validity_date is not None and self.validity_date < self.env.today():
+        if self.validity_date is None:  # refused at the flush too (validate)
+            return "the quotation has no validity date"
+        if self.validity_date < self.env.today():
             return (f"the quotation expired on {self.validity_date.isoformat()}; "
                     "change its validity date or copy it")
         return None
@@ -648,7 +651,9 @@ class SaleOrder:
                 f"an order in state {self.state!r} must be fully invoiced")
         if self.state == "paid" and self.payment_status != FULL:
             errors.setdefault("state", []).append("a paid order must be fully paid")
-        if self.validity_date and self.date_order and self.validity_date < self.date_order:
+        if self.validity_date is None:
+            errors.setdefault("validity_date", []).append("required: every order has a validity date")
+        elif self.date_order and self.validity_date < self.date_order:
             errors.setdefault("validity_date", []).append("must not be before the order date")
         return errors
 
@@ -758,10 +763,17 @@ class SaleLine:
 
 @model("sale.order.revision")
 class OrderRevision:
-    """An approved order's content before an amendment, with a readable diff. Append-only."""
+    """An approved order's content before an amendment (``snapshot``) with a readable ``diff``
+    to the amended order. Never deleted, and nothing of it changes except ``diff`` while the
+    amendment is open (the order is still a draft of the next revision): the diff follows each
+    edit of the draft (``services.order``) and is frozen once the order is approved again (or
+    cancelled), so it says what the approval after the amendment approved."""
 
     __tablename__ = "sale_order_revision"
-    __append_only__ = True
+    # the kernel's rule for posted records does the freezing: every row is posted ("kept"), so
+    # it is never deleted nor bulk-updated and only ``diff`` may change; ``validate`` says when
+    __posted_states__ = ("kept",)
+    __mutable_when_posted__ = frozenset({"diff"})
 
     order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id", ondelete="CASCADE"), index=True)
     revision: Mapped[int] = mapped_column(Integer)
@@ -769,3 +781,20 @@ class OrderRevision:
     diff: Mapped[list] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("res_user.id"))
+
+    @property
+    def state(self) -> str:
+        """Always ``"kept"`` (see ``__posted_states__``); not a column."""
+        return "kept"
+
+    def validate(self) -> dict[str, list[str]]:
+        from sqlalchemy import inspect
+
+        info = inspect(self)
+        if info.key is None or not info.attrs.diff.history.has_changes():
+            return {}  # a new row, or its diff unchanged
+        order = self.env.session.get(self.env["sale.order"], self.order_id)
+        if order is None or order.state != "draft" or order.revision != self.revision + 1:
+            return {"diff": [f"revision {self.revision} is frozen: its amendment was approved "
+                             "or cancelled"]}
+        return {}

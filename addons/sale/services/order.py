@@ -85,7 +85,8 @@ def create_order(env, *, customer_id, lines, date_order=None, validity_date=None
                  payment_term_id=None, note=None, salesperson_id=None):
     """A new draft order (a quotation) with its lines, totals computed and a number given.
 
-    Defaults: ``date_order`` today; ``validity_date`` ``quotation_validity_days`` later;
+    Defaults: ``date_order`` today; ``validity_date`` ``[addon.sale] quotation_validity_days``
+    later (every order has one: it can be changed, never cleared);
     ``payment_term_id`` the customer's; ``salesperson_id`` the user's own salesperson, else the
     customer's; currency the customer's.
     """
@@ -228,6 +229,8 @@ def update_order(env, order, **changes):
                             "(amend an approved order)")
     env.check_access("sale.order", "write")
     _apply_plan(env, order, _plan_changes(env, order, changes))
+    if order.revision:  # an amended order: its kept revision's diff follows the draft
+        _refresh_amendment_diff(env, order)
     return order
 
 
@@ -267,7 +270,7 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
     for key in ("date_order", "validity_date"):
         if key in changes:
             value = _date(changes[key], key, errors)
-            if value is None and key == "date_order" and key not in errors:
+            if value is None and key not in errors:  # every order has both
                 errors[key] = ["required"]
             values[key] = value
     # checked here, not at the flush: an amendment has fired `amend` by then
@@ -347,7 +350,13 @@ def amend_order(env, order, *, reason, changes):
     ``reason`` as comment) as revision + 1, ``changes`` (as for ``update_order``) are applied, and
     the previous revision is kept in ``sale.order.revision`` with a readable diff. Approvals
     given before no longer match (the fingerprint includes the revision): the order must be
-    approved again, through every guard."""
+    approved again, through every guard.
+
+    The amended draft may be edited further (``update_order``: the API's PATCH, the web form,
+    the ``amend`` trigger with no changes followed by edits): each edit refreshes the kept
+    revision's diff, so it is always the difference between the previous revision and the
+    order as it stands, and thus as it is approved again (the diff is frozen then, see
+    ``sale.order.revision``)."""
     plan = _plan_changes(env, order, dict(changes or {}))  # refused here: nothing changed
     before = order.snapshot()
     # all or nothing: a refusal at the flush (another addon's validation) must not leave the
@@ -364,6 +373,21 @@ def amend_order(env, order, *, reason, changes):
             ))
             env.session.flush()
     return order
+
+
+def _refresh_amendment_diff(env, order) -> None:
+    """After an edit of an amended draft (revision R + 1): the diff of revision R, kept by
+    ``amend_order``, becomes the difference between R and the draft as it now is."""
+    Revision = env["sale.order.revision"]
+    with env.sudo():
+        kept = env.session.scalars(select(Revision).where(
+            Revision.order_id == order.id, Revision.revision == order.revision - 1)).one_or_none()
+        if kept is None:  # pragma: no cover - every amendment keeps one
+            return
+        diff = diff_snapshots(kept.snapshot, order.snapshot())
+        if diff != kept.diff:
+            kept.diff = diff
+            env.session.flush()
 
 
 _HEADER = (("customer", "customer"), ("payment_term", "payment term"),
@@ -394,7 +418,8 @@ def diff_snapshots(before: dict, after: dict) -> list[dict]:
             continue
         for key, label in _LINE:
             if old.get(key) != ln.get(key):
-                out.append({"kind": "line", "line_id": ln["id"], "field": key, "old": old.get(key),
+                out.append({"kind": "line", "line_id": ln["id"], "sequence": ln["sequence"],
+                            "description": ln["description"], "field": key, "old": old.get(key),
                             "new": ln.get(key),
                             "text": f"{name}: {label} {_show(old.get(key))} → {_show(ln.get(key))}"})
     for ln in before["lines"]:

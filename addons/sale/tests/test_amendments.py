@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from core.errors import TransitionBlocked, ValidationError
+from core.errors import ImmutableRecord, TransitionBlocked, ValidationError
 from core.testing import CLIENT_TODAY
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -46,7 +46,8 @@ def test_amendment_keeps_the_previous_revision_with_a_diff(sf, users, master, sv
             "tax: 39.26 → 325.00",
             "total: 341.26 → 2824.99",
         ]
-        assert rev.diff[0] == {"kind": "line", "line_id": first.id, "field": "quantity", "old": "2",
+        assert rev.diff[0] == {"kind": "line", "line_id": first.id, "sequence": 10,
+                               "description": "Product 1", "field": "quantity", "old": "2",
                                "new": "5", "text": "line 10 'Product 1': quantity 2 → 5"}
         Log = env["workflow.log"]
         log = env.search("workflow.log", Log.record == "sale.order", Log.record_id == oid)
@@ -218,3 +219,155 @@ def test_a_refused_amendment_changes_nothing(sf, svc, make_order):
     with sf.transaction("sp1") as env:
         order = svc.order.get_order(env, oid)
         assert (order.state, order.revision, _revisions(env, oid)) == ("approved", 0, [])
+
+
+# -- the kept revision's diff follows the amended draft until it is approved again --------------
+
+
+def _texts(env, oid) -> list[list[str]]:
+    return [[d["text"] for d in rev.diff] for rev in _revisions(env, oid)]
+
+
+def test_edits_of_an_amended_draft_keep_the_revision_diff_current(sf, master, svc, make_order):
+    oid = make_order(lines=[(0, "2", None), (1, "4", None)])
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+    with sf.transaction("sp1") as env:  # the `amend` trigger as the UI fires it: no changes yet
+        order = svc.order.get_order(env, oid)
+        svc.order.fire_order_trigger(env, order, "amend", "customer call")
+        assert _texts(env, oid) == [[]]
+    with sf.transaction("sp1") as env:  # several edits: the diff is always against revision 0
+        order = svc.order.get_order(env, oid)
+        first, second = order.lines
+        svc.order.update_order(env, order, lines=[{"id": first.id, "quantity": "5"},
+                                                  {"id": second.id}])
+        assert _texts(env, oid) == [["line 10 'Product 1': quantity 2 → 5",
+                                     "untaxed amount: 302.00 → 602.00", "tax: 39.26 → 78.26",
+                                     "total: 341.26 → 680.26"]]
+        svc.order.update_order(env, order, note="call back", lines=[
+            {"id": first.id, "quantity": "2"}, {"id": second.id, "discount": "10"}])
+        assert _texts(env, oid) == [["note: (none) → call back",
+                                     "line 20 'Product 2': discount % 0 → 10",
+                                     "untaxed amount: 302.00 → 291.80", "tax: 39.26 → 37.93",
+                                     "total: 341.26 → 329.73"]]
+    with sf.transaction("sp1") as env:  # back to what was approved: nothing changed
+        order = svc.order.get_order(env, oid)
+        first, second = order.lines
+        svc.order.update_order(env, order, note=None, lines=[{"id": first.id},
+                                                             {"id": second.id, "discount": "0"}])
+        assert _texts(env, oid) == [[]]
+        svc.order.update_order(env, order, note="final")
+        assert order.fire("approve").done
+    with sf.transaction("sp1") as env:  # approved again: the diff is what that approval approved
+        order = svc.order.get_order(env, oid)
+        assert (order.state, order.revision) == ("approved", 1)
+        (rev,) = _revisions(env, oid)
+        assert [d["text"] for d in rev.diff] == ["note: (none) → final"]
+        assert svc.order.diff_snapshots(rev.snapshot, order.snapshot()) == rev.diff
+        # the next amendment keeps revision 1 and leaves revision 0's diff alone
+        svc.order.amend_order(env, order, reason="more", changes={})
+        svc.order.update_order(env, order, note="again")
+        assert _texts(env, oid)[1:] == [["note: final → again"]]
+        assert _texts(env, oid)[0][0] == "note: (none) → final"
+
+
+def test_a_kept_revision_is_frozen_once_its_amendment_ends(sf, svc, make_order):
+    oid = make_order()
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        order.fire("approve")
+        svc.order.amend_order(env, order, reason="price", changes={"note": "draft note"})
+    with sf.transaction("sp1") as env:  # a refused edit changes neither the order nor the diff
+        order = svc.order.get_order(env, oid)
+        with pytest.raises(ValidationError):
+            svc.order.update_order(env, order, note="other", lines=[{"product_id": None}])
+        assert _texts(env, oid) == [["note: (none) → draft note"]]
+        assert order.note == "draft note"
+    with sf.transaction("sp1") as env:  # cancelling the amended draft ends the amendment
+        svc.order.cancel_order(env, svc.order.get_order(env, oid), "customer withdrew")
+    with pytest.raises(ValidationError, match="frozen"), sf.transaction("admin") as env:
+        _revisions(env, oid)[0].diff = []
+    with pytest.raises(ImmutableRecord), sf.transaction("admin") as env:
+        (rev,) = _revisions(env, oid)
+        rev.snapshot = {**rev.snapshot, "note": "rewritten"}
+    with pytest.raises(ImmutableRecord), sf.transaction("admin") as env:
+        env.session.delete(_revisions(env, oid)[0])
+    with sf.transaction("sp1") as env:
+        assert _texts(env, oid) == [["note: (none) → draft note"]]
+        assert env.get("sale.order", oid).state == "cancelled"
+
+
+def test_api_amend_trigger_then_patch_keeps_a_diff(sf, users, master, api, make_order):
+    oid = make_order()
+    h = api.h("sp1")
+    assert api.client.post(f"/api/v1/orders/{oid}/triggers/approve", json={},
+                           headers=h).status_code == 200
+    resp = api.client.post(f"/api/v1/orders/{oid}/triggers/amend", json={"comment": "price change"},
+                           headers=h)
+    assert resp.status_code == 200 and resp.get_json()["order"]["state"] == "draft"
+    got = api.client.get(f"/api/v1/orders/{oid}", headers=h)
+    line = got.get_json()["lines"][0]
+    resp = api.client.patch(f"/api/v1/orders/{oid}", headers={**h, "If-Match": got.headers["ETag"]},
+                            json={"lines": [{"id": line["id"], "unit_price": "90"}]})
+    assert resp.status_code == 200, resp.get_json()
+    revisions = api.client.get(f"/api/v1/orders/{oid}/revisions", headers=h).get_json()
+    assert [(r["revision"], r["reason"], [d["text"] for d in r["diff"]]) for r in revisions] == [
+        (0, "price change", ["line 10 'Product 1': unit price 100 → 90",
+                             "untaxed amount: 200.00 → 180.00", "tax: 26.00 → 23.40",
+                             "total: 226.00 → 203.40"])]
+    # refused edits (a stale ETag, a bad value) leave the diff as it was
+    stale = api.client.patch(f"/api/v1/orders/{oid}", headers={**h, "If-Match": got.headers["ETag"]},
+                             json={"note": "x"})
+    bad = api.client.patch(f"/api/v1/orders/{oid}", json={"lines": [{"id": line["id"], "quantity": "-1"}]},
+                           headers={**h, "If-Match": api.client.get(f"/api/v1/orders/{oid}",
+                                                                      headers=h).headers["ETag"]})
+    assert (stale.status_code, bad.status_code) == (412, 422)
+    again = api.client.get(f"/api/v1/orders/{oid}/revisions", headers=h).get_json()
+    assert again == revisions
+    resp = api.client.post(f"/api/v1/orders/{oid}/triggers/approve", json={}, headers=h)
+    assert resp.status_code == 200 and resp.get_json()["order"]["revision"] == 1
+    assert api.client.get(f"/api/v1/orders/{oid}/revisions", headers=h).get_json() == revisions
+
+
+def test_web_amend_then_edit_keeps_a_diff_shown_on_the_order_page(sf, users, master, make_order, web):
+    import html
+
+    from sqlalchemy import select
+
+    from core.web.testing import post_form
+
+    oid = make_order()
+    with sf.transaction("sp1") as env:
+        env.get("sale.order", oid).fire("approve")
+    sp1 = web("sp1")
+    assert "sale_revisions" not in sp1.get(f"/r/sale.order/{oid}").get_data(as_text=True)
+    resp = post_form(sp1, f"/r/sale.order/{oid}/fire/amend", {"comment": "more units"},
+                     form_page=f"/r/sale.order/{oid}")
+    assert resp.status_code == 302
+    with sf.transaction() as env:
+        order = env.get("sale.order", oid)
+        lid, validity = order.lines[0].id, order.validity_date
+    for quantity in ("40", "30"):  # two edits in the browser
+        resp = post_form(sp1, f"/r/sale.order/{oid}/edit", {
+            "customer_id": str(master.c1), "validity_date": validity.isoformat(),
+            "lines-0-line_id": str(lid), "lines-0-product_id": str(master.product_ids[0]),
+            "lines-0-quantity": quantity}, form_page=f"/r/sale.order/{oid}/edit")
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+    expected = ["line 10 'Product 1': quantity 2 → 30", "untaxed amount: 200.00 → 3000.00",
+                "tax: 26.00 → 390.00", "total: 226.00 → 3390.00"]
+    with sf.transaction("sp1") as env:
+        assert _texts(env, oid) == [expected]
+    page = html.unescape(sp1.get(f"/r/sale.order/{oid}").get_data(as_text=True))
+    panel = page.split('id="panel-sale_revisions"', 1)[1].split("</section>", 1)[0]
+    assert "Revisions" in panel and "Revision 0" in panel
+    assert "· Sp1 — “more units”" in panel  # who (the user's name) and why
+    assert "line 10 'Product 1': Quantity 2 → 30" in panel
+    assert "Total: 226.00 → 3390.00" in panel
+    with sf.transaction() as env:
+        User = env["res.user"]
+        env.session.scalars(select(User).where(User.login == "sp1")).one().lang = "zh_CN"
+    page = html.unescape(sp1.get(f"/r/sale.order/{oid}").get_data(as_text=True))
+    panel = page.split('id="panel-sale_revisions"', 1)[1].split("</section>", 1)[0]
+    assert "修订记录" in panel and "版本 0" in panel
+    assert "第 10 行 'Product 1'：数量 2 → 30" in panel
+    assert "合计：226.00 → 3390.00" in panel

@@ -110,7 +110,8 @@ def test_patch_if_match_and_delete(api, master, sf):
                   headers=api.h("sp1"))
     assert bad.status_code == 422 and set(bad.get_json()["error"]["fields"]) == {"tier"}
     with sf.transaction() as env:
-        env.create("sale.order", customer_id=master.c1, date_order=dt.date(2026, 1, 5))
+        env.create("sale.order", customer_id=master.c1, date_order=dt.date(2026, 1, 5),
+                   validity_date=dt.date(2026, 2, 4))
     gone = c.delete(url, headers=api.h("manager"))
     assert gone.status_code == 409 and "sale_order.customer_id" in gone.get_json()["error"]["message"]
     fresh = c.post("/api/v1/customers", json={"name": "Temp"}, headers=api.h("manager")).get_json()
@@ -145,7 +146,7 @@ def test_list_pagination_sort_and_filter_allow_list(api, master, users, sf, mdsv
 def _post_documents(sf, customer_id: int) -> None:
     day = dt.date(2026, 2, 1)
     with sf.transaction() as env:
-        env.create("sale.order", customer_id=customer_id, date_order=day)
+        env.create("sale.order", customer_id=customer_id, date_order=day, validity_date=day)
         inv = env.create("sale.invoice", customer_id=customer_id, kind="invoice", date=day,
                          amount_total=D("226.00"), amount_residual=D("200.00"))
         table = type(inv).__table__  # test set-up: posted without running the workflow

@@ -172,7 +172,7 @@ def test_update_children_version_and_delete(sf, users, master, mdsvc):
 
     # delete: only without documents
     with sf.transaction() as env:
-        env.create("sale.order", customer_id=master.c1, date_order=TODAY)
+        env.create("sale.order", customer_id=master.c1, date_order=TODAY, validity_date=TODAY)
     with sf.transaction("manager") as env:
         c1 = env.get("sale.customer", master.c1)
         with pytest.raises(ConflictError) as err:
@@ -187,7 +187,8 @@ def test_update_children_version_and_delete(sf, users, master, mdsvc):
 def _documents(env, customer_id: int, *, invoice_residual: str = "113.00",
                credit_residual: str | None = None, unallocated: str = "20.00"):
     """An order, a posted invoice, a payment and a journal line of ``customer_id``."""
-    order = env.create("sale.order", customer_id=customer_id, date_order=TODAY)
+    order = env.create("sale.order", customer_id=customer_id, date_order=TODAY,
+                       validity_date=TODAY)
     inv = env.create("sale.invoice", customer_id=customer_id, order_id=order.id, date=TODAY,
                      kind="invoice",
                      amount_untaxed=D("100.00"), amount_tax=D("13.00"), amount_total=D("113.00"),
