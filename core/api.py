@@ -30,7 +30,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -326,6 +326,7 @@ def _idempotency_lookup(env, key: str):
     if len(key) > limit:
         raise ValidationError({"Idempotency-Key": [f"at most {limit} characters, not {len(key)}"]})
     refuse_unstorable(key, "Idempotency-Key")
+    _idempotency_wait(env, key)
     with env.sudo():  # a system table no role may read; the row is the user's own
         found = env.session.scalars(
             select(Key).where(Key.user_id == env.user_id, Key.key == key)
@@ -344,6 +345,20 @@ def _idempotency_lookup(env, key: str):
     resp.headers.update(headers)
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
+
+
+def _idempotency_wait(env, key: str) -> None:
+    """Requests with one key run one after the other, so a retry sent while the first request
+    is still running answers with its response once it committed (not a 409 from the key's
+    unique constraint, nor a refusal of redoing what the first did: a payment of an invoice
+    the first one paid). On PostgreSQL a transaction-scoped advisory lock on (user, key), taken
+    before the lookup: the lookup after it (READ COMMITTED) sees the row the first committed.
+    A lock shared by two keys (a hash collision) only makes them wait for each other. SQLite
+    needs nothing: a write transaction (``BEGIN IMMEDIATE``) already waits for the other."""
+    if env.sf.dialect != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{env.user_id}\x00{key}".encode(), digest_size=8).digest()
+    env.session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
 
 
 #: headers a replay repeats: it is the first response, version (ETag) and place included
@@ -380,8 +395,6 @@ def paginate(env, record: str, *, sortable: dict[str, Any], filterable: dict[str
     Only allow-listed fields sort or filter; anything else is a 422 naming the parameter.
     ``filterable`` maps a query parameter to a function ``value -> criterion``.
     """
-    from sqlalchemy import func
-
     cls = env[record]
     args = request.args
     try:

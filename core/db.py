@@ -13,8 +13,10 @@ On PostgreSQL, checks lock the one row they depend on (``Env.lock``, ``SELECT ..
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, Float, Numeric, create_engine, event
 from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.engine import make_url
 
@@ -27,6 +29,77 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 def fits_int_column(value: int) -> bool:
     return INT_MIN <= value <= INT_MAX
+
+
+#: the most digits a number of a Numeric column may have: SQLite keeps a NUMERIC value with a
+#: fraction as a 64-bit float, exact to 15 significant digits (9999999999.999999 reads back as
+#: 9999999999.999998), so only then do both databases store the same, exact, number
+NUMERIC_DIGITS = 15
+
+
+class NumericLimit:
+    """What a Numeric column stores exactly on both databases: at most ``scale`` decimals and
+    ``min(precision, 15) - scale`` digits before the decimal point (a column without precision:
+    at most 15 significant digits). PostgreSQL would round the decimals away or refuse a
+    larger number (NumericValueOutOfRange: a 500); SQLite would store another number.
+    ``error(value)`` says why a value does not fit, None when it does."""
+
+    __slots__ = ("precision", "scale", "largest", "bound", "quantum", "_too_large")
+
+    def __init__(self, precision: int | None, scale: int | None) -> None:
+        self.precision = precision
+        self.scale = scale if scale is not None or precision is None else 0
+        self.largest: Decimal | None = None
+        #: ``-bound < value < bound`` and a multiple of ``quantum``: the value fits (the check
+        #: the kernel makes before every flush, kept to two comparisons and a quantize)
+        self.bound: Decimal | None = None
+        self.quantum: Decimal | None = None
+        if precision is not None:
+            scale = self.scale
+            digits = min(precision, NUMERIC_DIGITS) - scale
+            self.quantum = Decimal(1).scaleb(-scale)
+            self.bound = Decimal(1).scaleb(digits)
+            self.largest = self.bound - self.quantum
+            self._too_large = (f"at most {self.largest} in absolute value ({digits} digits before "
+                               f"the decimal point, {scale} after)")
+
+    def error(self, value: Any) -> str | None:
+        number = _as_number(value)
+        if number is None:
+            return None
+        if not number.is_finite():
+            return f"{value} is not a finite number"
+        if self.bound is None:  # no precision: the column stores any number (PostgreSQL)
+            if len(number.normalize().as_tuple().digits) > NUMERIC_DIGITS:
+                return f"{value} has more than {NUMERIC_DIGITS} digits"
+            return None
+        if not -self.bound < number < self.bound:
+            return f"{value} is too large: {self._too_large}"
+        if number.quantize(self.quantum) != number:
+            return f"{value} has more than {self.scale} decimals"
+        return None
+
+
+def _as_number(value: Any) -> Decimal | None:
+    """``value`` as a Decimal (an int, a float by its shortest text, a numeric text), None for
+    anything else (an SQL expression, a text that is no number: the database's to refuse)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, str)):
+        try:
+            return Decimal(repr(value) if isinstance(value, float) else value)
+        except (ArithmeticError, ValueError):
+            return None
+    return None
+
+
+def numeric_limit(type_) -> NumericLimit | None:
+    """The limit of a column type (None: not an exact Numeric, e.g. a Float)."""
+    if not isinstance(type_, Numeric) or isinstance(type_, Float):
+        return None
+    return NumericLimit(type_.precision, type_.scale)
 
 WRITE = "salesflow_write"
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, attributes, with_loader_criteria
 
-from core.db import fits_int_column
+from core.db import fits_int_column, numeric_limit
 from core.errors import AccessDenied, ImmutableRecord, NotFound, ValidationError
 from core.flush import executemany, insert_many, insert_rows, update_many
 
@@ -535,7 +535,7 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
                 setattr(obj, wf.field, wf.initial)
             elif current != wf.initial and env._fired.get(id(obj)) != current:
                 raise ValidationError({wf.field: [f"a new {record} starts in state {wf.initial!r}"]})
-        _validate(env, obj)
+        _validate(env, obj, None)
         _announce_after_commit(env, obj, None)
         if obj.__audit__:
             audit_rows.append((obj, "create", None))
@@ -570,7 +570,7 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
                 raise AccessDenied(f"you may not write {record}")
             if env.rule_criteria(type(obj)):
                 ruled.append(obj)
-        _validate(env, obj)
+        _validate(env, obj, changes)
         if not getattr(obj, "__system__", False):
             _announce_after_commit(env, obj, changes)
         if obj.__audit__:
@@ -661,8 +661,13 @@ def _on_after_flush(session: Session, _flush_context) -> None:
         env.sf.audit.write(env, pending)
 
 
-def _validate(env: Env, obj) -> None:
-    errors: dict[str, list[str]] = {}
+def _validate(env: Env, obj, changes: dict | None) -> None:
+    """The record's numbers against their columns (``_number_errors``: refused first, alone,
+    since the checks that follow may not expect a NaN or a huge number), then its ``validate``
+    and every addon's ``record_validate``, reported together."""
+    errors = _number_errors(obj, changes)
+    if errors:
+        raise ValidationError(errors)
     check = getattr(obj, "validate", None)
     if callable(check):
         for field, messages in (check() or {}).items():
@@ -672,6 +677,58 @@ def _validate(env: Env, obj) -> None:
             errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
+
+
+def _number_errors(obj, changes: dict | None) -> dict[str, list[str]]:
+    """{field: [why]} of the Numeric columns of ``obj`` whose value does not fit the column
+    (``core.db.NumericLimit``: its precision and scale, at most 15 digits): every value of a
+    new record (``changes`` None), the changed ones of another. Checked here, before any SQL,
+    so a number too large is a ``ValidationError`` naming the field and the limit (a 422),
+    never the database's overflow (a 500 on PostgreSQL) or another number read back (SQLite).
+    Kept cheap: the limits are computed once per class; a value that fits costs two
+    comparisons and a quantize."""
+    limits = _NUMERIC_LIMITS.get(type(obj))
+    if limits is None:
+        limits = _NUMERIC_LIMITS[type(obj)] = _numeric_limits(type(obj))
+    if not limits:
+        return {}
+    errors: dict[str, list[str]] = {}
+    values = attributes.instance_dict(obj) if changes is None else None
+    for key, (low, high, quantum, limit) in limits.items():
+        if values is not None:
+            value = values.get(key)
+        elif key in changes:
+            value = changes[key][1]
+        else:
+            continue
+        if value is None:
+            continue
+        if type(value) is Decimal and high is not None:
+            try:
+                if low < value < high and value.quantize(quantum) == value:
+                    continue
+            except ArithmeticError:  # NaN: said below
+                pass
+        message = limit.error(value)
+        if message is not None:
+            errors[key] = [message]
+    return errors
+
+
+def _numeric_limits(cls) -> dict[str, tuple]:
+    """{attribute key: (-bound, bound, quantum, limit)} of the exact Numeric columns of a
+    record class (``core.db.NumericLimit``; its bounds at hand for the common case)."""
+    limits = {}
+    for prop in cls.__mapper__.column_attrs:
+        if len(prop.columns) == 1:
+            limit = numeric_limit(prop.columns[0].type)
+            if limit is not None:
+                low = None if limit.bound is None else -limit.bound
+                limits[prop.key] = (low, limit.bound, limit.quantum, limit)
+    return limits
+
+
+_NUMERIC_LIMITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 #: a value as audit rows hold it in JSON (Decimal and dates as text)

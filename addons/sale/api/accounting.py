@@ -91,12 +91,16 @@ def acc_aging(env):
 
 class OpenItemSchema(Schema):
     kind = fields.String()
-    id = fields.Integer()
+    id = fields.Integer(metadata={"description": "the invoice's"})
     number = fields.String(allow_none=True)
     date = fields.Date()
-    due_date = fields.Date()
+    due_date = fields.Date(metadata={"description": "the instalment's"})
+    instalment = fields.Integer(metadata={"description": "which instalment of the invoice (1, "
+                                                         "2...): one item per open instalment"})
+    instalments = fields.Integer(metadata={"description": "how many the invoice has"})
     currency = fields.String()
-    amount = DecimalField(metadata={"description": "in the document's currency"})
+    invoice_amount = DecimalField(metadata={"description": "the invoice's total, its currency"})
+    amount = DecimalField(metadata={"description": "the instalment's, in the document's currency"})
     open = DecimalField(metadata={"description": "in the document's currency"})
     amount_company = DecimalField(metadata={"description": "in the company currency"})
     open_company = DecimalField(metadata={"description": "in the company currency"})
@@ -137,12 +141,19 @@ def acc_open_items(env, customer_id):
     return svc.open_items(env, customer_id, _date_arg(args, "as_of"))
 
 
+class InstalmentSchema(Schema):
+    due_date = fields.Date()
+    amount = DecimalField()
+
+
 class MovementSchema(Schema):
     date = fields.Date()
     kind = fields.String()
     id = fields.Integer()
     number = fields.String(allow_none=True)
-    due_date = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True, metadata={"description": "an invoice's last instalment's"})
+    instalments = fields.List(fields.Nested(InstalmentSchema), metadata={
+        "description": "an invoice's: what is due when"})
     reference = fields.String(allow_none=True)
     debit = DecimalField()
     credit = DecimalField()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, String, Text, inspect
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint, inspect
 from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
@@ -176,3 +176,27 @@ class InvoiceLine:
         if self.unit_price is not None and Decimal(self.unit_price) < 0:
             errors["unit_price"] = ["must not be negative"]
         return errors
+
+
+@model("sale.invoice.instalment")
+class InvoiceInstalment:
+    """What a posted invoice asks to be paid when: ``amount`` due on ``due_date``, as its
+    payment term split the total at posting (``services.masterdata.due_dates``, the one split
+    function; ``sequence`` 1, 2... in due-date order). Written once when the invoice is posted,
+    so the invoice keeps the terms it was posted with when the term changes later; one row (the
+    whole total, due on ``due_date``) for an invoice without a term. Receivables, the aging and
+    dunning age each instalment by its own due date; what settled the invoice (payments, credit
+    notes, credit, discounts) settles its instalments in sequence, the earliest first. Credit
+    notes have none."""
+
+    __tablename__ = "sale_invoice_instalment"
+    __append_only__ = True
+    __table_args__ = (UniqueConstraint("invoice_id", "sequence"),)
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("sale_invoice.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    #: in the invoice's currency; the instalments sum to its ``amount_total``
+    amount: Mapped[Decimal] = mapped_column(Money)
+    #: in the company currency: ``amount_total_company`` split the same way (same function)
+    amount_company: Mapped[Decimal] = mapped_column(Money)

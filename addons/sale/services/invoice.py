@@ -41,7 +41,7 @@ from core.money import PRICE_DIGITS, QTY_DIGITS, quantum, round_money, to_decima
 
 from .. import locks, queries
 from . import exchange, journal
-from .masterdata import currency_digits, due_dates, tax_split
+from .masterdata import company_currency, currency_digits, due_dates, tax_split
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -595,22 +595,50 @@ def _over_credited(env, credit_note) -> list[str]:
     return reasons
 
 
-def _due_date(env, invoice, date: dt.date) -> dt.date:
-    """The last instalment's date under the invoice's payment term (the invoice date without
-    one): an invoice is overdue once its last instalment is."""
-    if invoice.payment_term_id is None:
-        return date
-    # a term's lines, read once per transaction (posting many invoices reads few terms)
+def _term_lines(env, term_id: int | None) -> list:
+    """The instalments of a payment term (``[]`` without one), read once per transaction
+    (posting many invoices reads few terms)."""
+    if term_id is None:
+        return []
     terms = env.tx_cache("sale.term_lines")
-    lines = terms.get(invoice.payment_term_id)
+    lines = terms.get(term_id)
     if lines is None:
         stmt = queries.built(env, "sale.invoice.term_lines", _term_lines_statement)
         with env.sudo():
-            lines = terms[invoice.payment_term_id] = queries.execute(
-                env, stmt, {"term_id": invoice.payment_term_id}).all()
-    instalments = due_dates(SimpleNamespace(lines=lines), date, invoice.amount_total,
-                            invoice.currency, currency_digits(env, invoice.currency))
-    return max((due for due, _amount in instalments), default=date)
+            lines = terms[term_id] = queries.execute(env, stmt, {"term_id": term_id}).all()
+    return lines
+
+
+def instalment_rows(env, invoice, date: dt.date, total_company: Decimal) -> list[dict[str, Any]]:
+    """The rows of ``sale.invoice.instalment`` an invoice posted on ``date`` gets: its total
+    (and ``total_company``) split by its payment term (``masterdata.due_dates``, each currency
+    rounded to its own digits), in due-date order; one instalment due on ``date`` without a
+    term."""
+    term = SimpleNamespace(lines=_term_lines(env, invoice.payment_term_id))
+    company = company_currency(env)
+    split = due_dates(term, date, invoice.amount_total, invoice.currency,
+                      currency_digits(env, invoice.currency))
+    split_company = due_dates(term, date, total_company, company, currency_digits(env, company))
+    parts = sorted(zip(split, split_company, strict=True), key=lambda part: part[0][0])
+    return [{"invoice_id": invoice.id, "sequence": i, "due_date": due, "amount": amount,
+             "amount_company": amount_company}
+            for i, ((due, amount), (_due, amount_company)) in enumerate(parts, start=1)]
+
+
+#: instalments of the invoices posted in this transaction, written by ``_write_instalments``
+_INSTALMENTS_QUEUED = "sale.instalments_queued"
+
+
+def _write_instalments(env) -> None:
+    """The instalments ``book_posting`` queued: one executemany INSERT for every invoice posted
+    since (a batch's too). Rows of the sale addon's own, written as they were computed (the
+    invoice's totals, already checked)."""
+    queue = env.tx_cache(_INSTALMENTS_QUEUED)
+    rows = queue.pop("rows", None)
+    if rows:
+        now = env.now
+        env.insert_rows("sale.invoice.instalment", [
+            {**row, "created_at": now, "updated_at": now, "version": 1} for row in rows])
 
 
 def _term_lines_statement(env):
@@ -624,7 +652,6 @@ def book_posting(env, invoice) -> None:
     with env.session.no_autoflush:
         date = invoice.date or env.today()
         credit = invoice.kind == "credit_note"
-        due = date if credit else _due_date(env, invoice, date)
         code, prefix = ("sale.credit_note", "RINV") if credit else ("sale.invoice", "INV")
         number = f"{prefix}/{date.year}/{env.next_number(code, str(date.year)):06d}"
         original = None
@@ -639,6 +666,9 @@ def book_posting(env, invoice) -> None:
         if original is not None and rate != 1:
             total_c = _last_credit_company(env, invoice, original, total_c)
         untaxed_c = exchange.to_company(env, untaxed, rate)
+        # what is due when: the last instalment is the invoice's due date
+        instalments = [] if credit else instalment_rows(env, invoice, date, total_c)
+    due = max((row["due_date"] for row in instalments), default=date)
     tax_c = total_c - untaxed_c  # (so the entry balances whatever the rounding)
     if invoice.currency_rate is None or Decimal(invoice.currency_rate) != rate:
         invoice.currency_rate = rate
@@ -663,6 +693,8 @@ def book_posting(env, invoice) -> None:
             "lines": lines,
             "reversed_entry_id": original.journal_entry_id if original is not None else None}
     invoice.number, invoice.date, invoice.due_date = number, date, due
+    if instalments:  # written by the ``after`` action (``_write_instalments``), a batch's together
+        env.tx_cache(_INSTALMENTS_QUEUED).setdefault("rows", []).extend(instalments)
     invoice.amount_residual = invoice.amount_total
     invoice.payment_status = "none"
     queue = env.tx_cache(_ENTRIES_QUEUED)
@@ -713,6 +745,7 @@ def after_posting(env, invoice) -> None:
     for a credit note) through the order's ledger (one batched UPDATE, statuses refreshed), and
     ``invoice`` on the order once it is fully invoiced."""
     _book_queued_entries(env)
+    _write_instalments(env)
     if invoice.order_id is None:
         return
     sign = -1 if invoice.kind == "credit_note" else 1
@@ -742,6 +775,7 @@ def after_posting_many(env, invoices) -> None:
     their payment figures in one SELECT and moved on together. Invoices of one order, or
     credit notes, are done one by one (each must see the one before)."""
     _book_queued_entries(env)
+    _write_instalments(env)
     invoices = [inv for inv in invoices if inv.order_id is not None]
     order_ids = [inv.order_id for inv in invoices]
     if len(set(order_ids)) != len(order_ids) or any(inv.kind != "invoice" for inv in invoices):

@@ -9,8 +9,14 @@ date. So a report for last month end is the same today as it was then. A documen
 ``as_of`` was settled on ``as_of`` too: the aging skips those (``_maybe_open``), so its cost
 follows what is open, not the whole history.
 
-Aging buckets are by days overdue, ``as_of - due_date``: ``not_due`` (0 or less), ``1_30``,
-``31_60``, ``61_90``, ``over_90``. Credit is not aged; it is shown apart (``credit``) and
+**Instalments.** What is aged is each instalment of an invoice (``sale.invoice.instalment``:
+the amounts and due dates its payment term gave it at posting; one, all of it on the invoice's
+due date, without instalment terms). What settled an invoice by ``as_of`` settles its
+instalments in sequence, the earliest first (``instalment_open``), so on any date the
+instalments' open amounts add up to the invoice's. An open item is an open instalment.
+
+Aging buckets are by days overdue, ``as_of - due_date`` of each instalment: ``not_due`` (0 or
+less), ``1_30``, ``31_60``, ``61_90``, ``over_90``. Credit is not aged; it is shown apart (``credit``) and
 ``balance = total - credit`` is what the customer owes (the receivable account's balance).
 
 **Currencies.** The aging (by customer, by salesperson, in total), open-item totals and
@@ -134,7 +140,7 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
     if group_by not in GROUPS:
         raise ValidationError({"group_by": ["must be customer, salesperson or empty"]})
     as_of = as_of or env.today()
-    Invoice, Customer = env["sale.invoice"], env["sale.customer"]
+    Customer = env["sale.customer"]
     groups = _group_columns(env, group_by)
     keys = [c.name for c in groups]
     extra = []
@@ -143,29 +149,16 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
     if salesperson_id is not None:
         extra.append(Customer.salesperson_id == salesperson_id)
 
-    # open invoices per bucket
-    # (the invoices that may be open, each read once with what was allocated to it by then)
-    Allocation = env["sale.payment.allocation"]
-    open_invoices = (
-        select(Invoice.customer_id.label("customer_fk"),
-               func.coalesce(Invoice.due_date, Invoice.date).label("due"),
-               (Invoice.amount_total_company - func.coalesce(
-                   func.sum(_settled(Allocation, "invoice_id", company=True)), 0)).label("open"))
-        .select_from(Invoice)
-        .outerjoin(Allocation, and_(Allocation.invoice_id == Invoice.id, Allocation.date <= as_of))
-        .where(Invoice.kind == "invoice", Invoice.state.in_(BOOKED), Invoice.date <= as_of,
-               _maybe_open(env, Invoice, "invoice_id", Invoice.state == "posted", as_of))
-        .group_by(Invoice.id, Invoice.customer_id, Invoice.due_date, Invoice.date,
-                  Invoice.amount_total_company)
-        .subquery())
-    residual, due = open_invoices.c.open, open_invoices.c.due
+    # open instalments per bucket
+    instalments = open_instalments(env, as_of, customer_id)
+    residual, due = instalments.c.open, instalments.c.due
     d30, d60, d90 = (as_of - dt.timedelta(days=n) for n in (30, 60, 90))
     conditions = [due >= as_of, and_(due < as_of, due >= d30), and_(due < d30, due >= d60),
                   and_(due < d60, due >= d90), due < d90]
     sums = [_money(func.coalesce(func.sum(case((cond, residual), else_=0)), 0)).label(name)
             for cond, name in zip(conditions, BUCKETS, strict=True)]
-    stmt = select(*groups, *sums).select_from(open_invoices)
-    stmt = _with_groups(env, stmt, group_by, open_invoices.c.customer_fk).where(*extra)
+    stmt = select(*groups, *sums).select_from(instalments)
+    stmt = _with_groups(env, stmt, group_by, instalments.c.customer_fk).where(*extra)
     if groups:
         stmt = stmt.group_by(*groups)
     rows: dict[tuple, dict[str, Any]] = {}
@@ -206,6 +199,126 @@ def aging(env, as_of: dt.date | None = None, group_by: str | None = "customer", 
     return out
 
 
+def open_instalments(env, as_of: dt.date, customer_id: int | None = None):
+    """Subquery: the instalments of the invoices open on ``as_of``, in the company currency,
+    each with ``customer_fk``, ``invoice_id``, ``due`` (its due date), ``amount`` and ``open``
+    (what is open of it on ``as_of``: what was allocated to its invoice by then settled its
+    instalments in sequence, the earliest first). The invoices that may be open (``_maybe_open``)
+    are each read once with what was allocated to them by then; their instalments' ``open``
+    add up to what is open of them. ``customer_id``: that customer's invoices only."""
+    Invoice, Allocation = env["sale.invoice"], env["sale.payment.allocation"]
+    Instalment = env["sale.invoice.instalment"]
+    settled_invoices = (
+        select(Invoice.id.label("invoice_id"), Invoice.customer_id.label("customer_fk"),
+               func.coalesce(func.sum(_settled(Allocation, "invoice_id", company=True)), 0)
+               .label("settled"))
+        .select_from(Invoice)
+        .outerjoin(Allocation, and_(Allocation.invoice_id == Invoice.id, Allocation.date <= as_of))
+        .where(Invoice.kind == "invoice", Invoice.state.in_(BOOKED), Invoice.date <= as_of,
+               _maybe_open(env, Invoice, "invoice_id", Invoice.state == "posted", as_of),
+               *([] if customer_id is None else [Invoice.customer_id == customer_id]))
+        .group_by(Invoice.id, Invoice.customer_id)
+        .subquery())
+    parts = (
+        select(settled_invoices.c.customer_fk, settled_invoices.c.invoice_id,
+               Instalment.due_date.label("due"), Instalment.amount_company.label("amount"),
+               _cumulative(Instalment, Instalment.amount_company).label("upto"),
+               settled_invoices.c.settled)
+        .select_from(settled_invoices)
+        .join(Instalment, Instalment.invoice_id == settled_invoices.c.invoice_id)
+        .subquery())
+    return select(parts.c.customer_fk, parts.c.invoice_id, parts.c.due, parts.c.amount,
+                  instalment_open(parts.c.amount, parts.c.upto, parts.c.settled).label("open")
+                  ).subquery()
+
+
+def overdue(env, customer_id: int, as_of: dt.date | None = None, days: int = 0) -> dict[str, Any]:
+    """What of a customer's invoices is overdue on ``as_of`` (default today) by more than
+    ``days`` days, in the company currency: ``amount`` (the instalments due before ``as_of -
+    days`` and still open) and ``count`` (the invoices they belong to)."""
+    as_of = as_of or env.today()
+    parts = open_instalments(env, as_of, customer_id)
+    limit = as_of - dt.timedelta(days=max(days, 0))
+    count, amount = env.session.execute(
+        select(func.count(func.distinct(parts.c.invoice_id)), func.coalesce(func.sum(parts.c.open), 0))
+        .where(parts.c.customer_fk == customer_id, parts.c.due < limit,
+               parts.c.open >= EPSILON)).one()
+    return {"count": count, "amount": round_money(Decimal(amount))}
+
+
+def _cumulative(Instalment, amount):
+    """What an invoice's instalments up to this one add up to (a window over its instalments,
+    in sequence)."""
+    return func.sum(amount).over(partition_by=Instalment.invoice_id, order_by=Instalment.sequence)
+
+
+def instalment_open(amount, upto, settled):
+    """SQL: what is open of an instalment of ``amount`` whose invoice's instalments up to it
+    add up to ``upto``, when ``settled`` of the invoice was settled: what settled the invoice
+    settles its instalments in sequence, the earliest first, so the instalments' open amounts
+    add up to the invoice's (``total - settled``)."""
+    return case((settled >= upto, 0), (settled <= upto - amount, amount), else_=upto - settled)
+
+
+def instalments_of(env, invoice_ids) -> dict[int, list[tuple[dt.date, Decimal, Decimal]]]:
+    """``{invoice id: [(due date, amount, amount in the company currency)]}`` in sequence, of
+    the posted invoices ``invoice_ids`` (a few SELECTs of 500 ids), for code that works out
+    what is due per invoice in Python (``still_open``, ``settle_instalments``)."""
+    Instalment = env["sale.invoice.instalment"]
+    ids = sorted(set(invoice_ids))
+    found: dict[int, list[tuple[dt.date, Decimal, Decimal]]] = {}
+    for start in range(0, len(ids), 500):
+        for row in env.session.execute(
+                select(Instalment.invoice_id, Instalment.due_date, Instalment.amount,
+                       Instalment.amount_company)
+                .where(Instalment.invoice_id.in_(ids[start:start + 500]))
+                .order_by(Instalment.invoice_id, Instalment.sequence)):
+            found.setdefault(row.invoice_id, []).append(
+                (row.due_date, Decimal(row.amount), Decimal(row.amount_company)))
+    return found
+
+
+def still_open(instalments: list[tuple[dt.date, Decimal]], settled: Decimal
+               ) -> list[tuple[dt.date, Decimal]]:
+    """``[(due date, open)]`` of the instalments (``[(due date, amount)]``, in sequence) still
+    open once ``settled`` of their invoice was settled, the earliest first (as
+    ``instalment_open``)."""
+    out = []
+    upto = Decimal(0)
+    for due, amount in instalments:
+        upto += amount
+        left = min(amount, upto - settled)
+        if left > 0:
+            out.append((due, left))
+    return out
+
+
+def settle_instalments(instalments: list[tuple[dt.date, Decimal]],
+                       settlements: list[tuple[dt.date, Decimal]]
+                       ) -> list[tuple[dt.date, dt.date | None, Decimal]]:
+    """How ``settlements`` (``[(date, amount)]``, in date order) settled ``instalments``
+    (``[(due date, amount)]``, in sequence), the earliest instalment first: ``[(due date,
+    settlement date or None for what is still open, amount)]`` (``instalment_open`` in
+    Python, with the dates: how late each part was paid)."""
+    parts: list[tuple[dt.date, dt.date | None, Decimal]] = []
+    pending = [[date, Decimal(amount)] for date, amount in settlements]
+    index = 0
+    for due, amount in instalments:
+        left = Decimal(amount)
+        while left > 0 and index < len(pending):
+            date, available = pending[index]
+            used = min(left, available)
+            if used > 0:
+                parts.append((due, date, used))
+            left -= used
+            pending[index][1] = available - used
+            if pending[index][1] <= 0:
+                index += 1
+        if left > 0:
+            parts.append((due, None, left))
+    return parts
+
+
 def aging_totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
     keys = (*BUCKETS, "total", "credit", "balance")
     return {k: sum((r[k] for r in rows), ZERO) for k in keys}
@@ -235,34 +348,48 @@ def _credit_statements(env, as_of: dt.date):
 
 
 def open_items(env, customer_id: int, as_of: dt.date | None = None) -> dict[str, Any]:
-    """What is open for one customer on ``as_of`` (default today): invoices with their due date,
-    days overdue and bucket (oldest due first), and the credit (payments, credit notes). Each
-    item in its own ``currency`` (``amount``, ``open``) and in the company currency
-    (``amount_company``, ``open_company``); ``total``, ``credit`` and ``balance`` are in the
-    company currency (``currency``)."""
+    """What is open for one customer on ``as_of`` (default today): the open instalments of its
+    invoices (an invoice without instalment terms is one), each with its due date, days
+    overdue and bucket (oldest due first; ``instalment`` of ``instalments``), and the credit
+    (payments, credit notes). Each item in its own ``currency`` (``amount``, ``open``: the
+    instalment's) and in the company currency (``amount_company``, ``open_company``), with its
+    invoice's ``invoice_amount``; ``total``, ``credit`` and ``balance`` are in the company
+    currency (``currency``)."""
     customer = env.get("sale.customer", customer_id)
     as_of = as_of or env.today()
     Invoice, Payment = env["sale.invoice"], env["sale.payment"]
+    Instalment = env["sale.invoice.instalment"]
     alloc = _allocated(env, "invoice_id", as_of)
-    residual = _money(Invoice.amount_total - func.coalesce(alloc.c.amount, 0))
-    residual_company = _money(Invoice.amount_total_company
-                              - func.coalesce(alloc.c.amount_company, 0))
-    due = func.coalesce(Invoice.due_date, Invoice.date)
-    stmt = (select(Invoice.id, Invoice.number, Invoice.date, Invoice.due_date, Invoice.amount_total,
-                   residual.label("open"), Invoice.currency, Invoice.amount_total_company,
-                   residual_company.label("open_company"))
+    settled = func.coalesce(alloc.c.amount, 0)
+    residual = _money(Invoice.amount_total - settled)
+    rows = (select(Invoice.id, Invoice.number, Invoice.date, Invoice.currency,
+                   Invoice.amount_total, settled.label("settled"),
+                   func.coalesce(alloc.c.amount_company, 0).label("settled_company"),
+                   Instalment.sequence, Instalment.due_date, Instalment.amount,
+                   Instalment.amount_company,
+                   _cumulative(Instalment, Instalment.amount).label("upto"),
+                   _cumulative(Instalment, Instalment.amount_company).label("upto_company"),
+                   func.count().over(partition_by=Instalment.invoice_id).label("instalments"))
             .select_from(Invoice).outerjoin(alloc, alloc.c.ref_id == Invoice.id)
+            .join(Instalment, Instalment.invoice_id == Invoice.id)
             .where(Invoice.customer_id == customer.id, Invoice.kind == "invoice",
                    Invoice.state.in_(BOOKED), Invoice.date <= as_of, residual >= EPSILON)
-            .order_by(due, Invoice.date, Invoice.id))
+            .subquery())
+    left = _money(instalment_open(rows.c.amount, rows.c.upto, rows.c.settled))
+    left_company = _money(instalment_open(rows.c.amount_company, rows.c.upto_company,
+                                          rows.c.settled_company))
+    stmt = (select(rows, left.label("open"), left_company.label("open_company"))
+            .where(or_(left >= EPSILON, left_company >= EPSILON))
+            .order_by(rows.c.due_date, rows.c.date, rows.c.id, rows.c.sequence))
     items = []
     for row in env.session.execute(stmt):
-        due_date = row.due_date or row.date
-        days = (as_of - due_date).days
+        days = (as_of - row.due_date).days
         items.append({"kind": "invoice", "id": row.id, "number": row.number, "date": row.date,
-                      "due_date": due_date, "currency": row.currency,
-                      "amount": Decimal(row.amount_total), "open": Decimal(row.open),
-                      "amount_company": Decimal(row.amount_total_company),
+                      "due_date": row.due_date, "instalment": row.sequence,
+                      "instalments": row.instalments, "currency": row.currency,
+                      "invoice_amount": Decimal(row.amount_total),
+                      "amount": Decimal(row.amount), "open": Decimal(row.open),
+                      "amount_company": Decimal(row.amount_company),
                       "open_company": Decimal(row.open_company),
                       "days_overdue": max(days, 0), "bucket": bucket_of(days)})
     credits = []
@@ -392,8 +519,9 @@ def _balance_before(env, customer_id: int, date: dt.date, currency: str | None =
 
 def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.date,
                        currency: str | None = None) -> dict[str, Any]:
-    """Opening balance on ``date_from``, every invoice, credit note and payment dated in
-    ``[date_from, date_to]`` with a running balance, and the closing balance: in one document
+    """Opening balance on ``date_from``, every invoice (with its ``instalments``: the due date
+    and amount of each), credit note and payment dated in ``[date_from, date_to]`` with a
+    running balance, and the closing balance: in one document
     ``currency`` (default the customer's), as the customer sees it (its documents only, their
     own amounts; no exchange difference: that is the company's)."""
     if date_from is None or date_to is None:
@@ -423,21 +551,34 @@ def customer_statement(env, customer_id: int, date_from: dt.date, date_to: dt.da
         .where(Invoice.customer_id == customer.id, Allocation.discount > 0,
                Invoice.currency == currency,
                Allocation.date >= date_from, Allocation.date <= date_to)).all()
+    Instalment = env["sale.invoice.instalment"]
+    due: dict[int, list[dict[str, Any]]] = {}
+    invoice_ids = [d.id for d in docs if d.kind == "invoice"]
+    for start in range(0, len(invoice_ids), 500):
+        for row in env.session.execute(
+                select(Instalment.invoice_id, Instalment.due_date, Instalment.amount)
+                .where(Instalment.invoice_id.in_(invoice_ids[start:start + 500]))
+                .order_by(Instalment.invoice_id, Instalment.sequence)):
+            due.setdefault(row.invoice_id, []).append(
+                {"due_date": row.due_date, "amount": Decimal(row.amount)})
     movements = []
     for a in discounts:  # settled without money: an early-payment discount
         movements.append({"date": a.date, "kind": "discount", "id": a.id, "number": None,
-                          "due_date": None, "reference": a.number, "debit": ZERO,
+                          "due_date": None, "instalments": [], "reference": a.number,
+                          "debit": ZERO,
                           "credit": Decimal(a.discount), "_order": 3})
     for d in docs:
         amount = Decimal(d.amount_total)
         credit_note = d.kind == "credit_note"
         movements.append({"date": d.date, "kind": d.kind, "id": d.id, "number": d.number,
-                          "due_date": d.due_date, "reference": d.reason if credit_note else None,
+                          "due_date": d.due_date, "instalments": due.get(d.id, []),
+                          "reference": d.reason if credit_note else None,
                           "debit": ZERO if credit_note else amount,
                           "credit": amount if credit_note else ZERO, "_order": 1 if credit_note else 0})
     for p in pays:
         movements.append({"date": p.date, "kind": "payment", "id": p.id, "number": p.number,
-                          "due_date": None, "reference": p.reference or p.method, "debit": ZERO,
+                          "due_date": None, "instalments": [],
+                          "reference": p.reference or p.method, "debit": ZERO,
                           "credit": Decimal(p.amount), "_order": 2})
     movements.sort(key=lambda m: (m["date"], m["_order"], m["number"] or "", m["id"]))
     running = opening

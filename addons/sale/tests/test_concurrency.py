@@ -159,3 +159,65 @@ def test_numbers_stay_gap_free_when_six_postings_and_five_payments_race(sf, mast
     with sf.transaction() as env:
         payments = sorted(p.number for p in env.search("sale.payment"))
     assert len(payments) == 5 == len(set(payments))
+
+
+# -- one Idempotency-Key, requests at once ---------------------------------------------------
+
+
+def _posts_at_once(sf, make_client, url, headers, bodies):
+    """``bodies`` posted to ``url`` at once, each by its own client (its own connection):
+    ``[(status, replayed header, JSON)]`` in the bodies' order."""
+    clients = [make_client(sf) for _ in bodies]
+
+    def post(i):
+        return lambda: clients[i].post(url, json=bodies[i], headers=headers)
+
+    out = []
+    for response, error in _at_once(*(post(i) for i in range(len(bodies)))):
+        assert error is None, error
+        out.append((response.status_code, response.headers.get("Idempotent-Replayed"),
+                    response.get_json()))
+    return out
+
+
+def test_requests_with_one_idempotency_key_at_once_all_get_the_first_response(
+        sf, master, api, make_client):
+    """Three creations of one order with one key at once: one order, and every request answers
+    with its response (two of them replayed), never a 409 from the key's unique constraint."""
+    body = {"customer_id": master.c1, "lines": [{"product_id": master.product_ids[0], "quantity": "1"}]}
+    out = _posts_at_once(sf, make_client, "/api/v1/orders",
+                         api.h("sp1", **{"Idempotency-Key": "k-1"}), [body] * 3)
+    assert sorted(status for status, _r, _j in out) == [201, 201, 201], out
+    assert sorted(replayed or "" for _s, replayed, _j in out) == ["", "true", "true"]
+    assert len({j["id"] for _s, _r, j in out}) == 1 and all(j == out[0][2] for _s, _r, j in out)
+    with sf.transaction() as env:
+        assert len(env.search("sale.order")) == 1
+
+
+def test_a_payment_replayed_at_once_is_not_refused_for_what_the_first_one_paid(
+        sf, master, flow, api, make_client):
+    """Two payments of an invoice's whole residual with one key at once: the second answers the
+    first's 201, not a 422 "not an open invoice" (what redoing it after the first would say)."""
+    iid = flow.invoice(flow.order())  # 226.00
+    body = {"customer_id": master.c1, "amount": "226.00", "method": "bank_transfer",
+            "allocations": [{"invoice_id": iid, "amount": "226.00"}]}
+    out = _posts_at_once(sf, make_client, "/api/v1/payments",
+                         api.h("finance", **{"Idempotency-Key": "pay-1"}), [body] * 2)
+    assert [s for s, _r, _j in out] == [201, 201], out
+    assert out[0][2] == out[1][2]
+    with sf.transaction() as env:
+        assert len(env.search("sale.payment")) == 1
+        assert env.get("sale.invoice", iid).state == "paid"
+
+
+def test_one_idempotency_key_with_two_bodies_at_once_is_one_201_and_one_422(
+        sf, master, api, make_client):
+    bodies = [{"customer_id": master.c1,
+               "lines": [{"product_id": master.product_ids[0], "quantity": qty}]} for qty in "12"]
+    out = _posts_at_once(sf, make_client, "/api/v1/orders",
+                         api.h("sp1", **{"Idempotency-Key": "k-2"}), bodies)
+    assert sorted(s for s, _r, _j in out) == [201, 422], out
+    refused = next(j for s, _r, j in out if s == 422)
+    assert list(refused["error"]["fields"]) == ["Idempotency-Key"]
+    with sf.transaction() as env:
+        assert len(env.search("sale.order")) == 1

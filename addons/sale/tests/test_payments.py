@@ -150,7 +150,7 @@ def test_sql_statements_do_not_grow_with_lines_and_1000_lines_reach_paid(sf, mas
     # locks the order with a SELECT .. FOR UPDATE, at posting and again when a payment
     # settles its invoice): the payment figures are read once, the invoice is written once at
     # posting, the order once with its state change; the currency's digits are read once each
-    assert five[0] <= 25 and five[1] <= 20, five
+    assert five[0] <= 26 and five[1] <= 20, five  # (posting: its instalments, one INSERT)
 
     # a 1,000-line order goes through invoicing and payment to paid (its speed is measured by
     # bench/lifecycle.py --big-order, not asserted here: timed tests fail on busy machines)

@@ -177,6 +177,7 @@ def _stmts(env) -> SimpleNamespace:
 def _build_statements(env) -> SimpleNamespace:
     Ord, L = env["sale.order"].__table__, env["sale.line"].__table__
     I_, A = env["sale.invoice"].__table__, env["sale.payment.allocation"].__table__
+    Inst = env["sale.invoice.instalment"].__table__
     T, E = env["sale.credit.exposure_item"].__table__, env["sale.credit.exposure"].__table__
     D_ = env["sale.credit.decision"].__table__
     C = env["sale.customer"].__table__
@@ -198,11 +199,14 @@ def _build_statements(env) -> SimpleNamespace:
         .select_from(Ord.outerjoin(L, L.c.order_id == Ord.c.id)
                      .outerjoin(T, (T.c.source == "order") & (T.c.source_id == Ord.c.id)))
         .where(Ord.c.id.in_(ids)),
+        # (one row per instalment)
         invoices=select(I_.c.id, I_.c.customer_id, I_.c.kind, I_.c.state, I_.c.amount_residual,
                         I_.c.due_date, I_.c.date, I_.c.currency, *item_cols, I_.c.amount_total,
-                        I_.c.amount_total_company, I_.c.currency_rate)
-        .select_from(I_.outerjoin(T, (T.c.source == "invoice") & (T.c.source_id == I_.c.id)))
-        .where(I_.c.id.in_(ids)),
+                        I_.c.amount_total_company, I_.c.currency_rate, Inst.c.due_date,
+                        Inst.c.amount)
+        .select_from(I_.outerjoin(T, (T.c.source == "invoice") & (T.c.source_id == I_.c.id))
+                     .outerjoin(Inst, Inst.c.invoice_id == I_.c.id))
+        .where(I_.c.id.in_(ids)).order_by(I_.c.id, Inst.c.sequence),
         allocated=select(A.c.invoice_id).where(A.c.payment_id.in_(ids)),
         item_insert=insert(T),
         item_update=T.update().where(T.c.id == bindparam("b_id")).values(
@@ -262,18 +266,31 @@ def counted_part(item: Item, state: str) -> Item:
 
 
 def _invoice_items(env, invoice_ids) -> dict[tuple[str, int], tuple[Item | None, Item]]:
+    """The items of these invoices: what is open of a posted one, due on the due date of its
+    earliest instalment still open (what settled it settled its instalments in sequence)."""
+    rows: dict[int, list] = {}
+    for row in env.session.connection().execute(_stmts(env).invoices, {"ids": list(invoice_ids)}):
+        rows.setdefault(row[0], []).append(row)
     out = {}
-    rows = env.session.connection().execute(_stmts(env).invoices, {"ids": list(invoice_ids)})
-    for row in rows:
-        iid, customer_id, kind, state, residual, due, date, currency = row[:8]
-        total, total_company, rate = row[-3:]
+    for iid, group in rows.items():
+        row = group[0]
+        _iid, customer_id, kind, state, residual, due, date, currency = row[:8]
+        total, total_company, rate = row[14:17]
         item = Item(customer_id)
         if kind == "invoice" and state == "posted" and Decimal(residual or 0) > 0:
             item.receivable = _invoice_open_company(env, Decimal(residual), currency, date,
                                                     total, total_company, rate)
-            item.due_date = due or date
+            instalments = [(r[17], Decimal(r[18])) for r in group if r[17] is not None]
+            left = _receivables().still_open(instalments, Decimal(total) - Decimal(residual))
+            item.due_date = left[0][0] if left else (due or date)
         out[("invoice", iid)] = (_item(row, 8), item)
     return out
+
+
+def _receivables():
+    from sale.services import receivables
+
+    return receivables
 
 
 def _invoice_open_company(env, residual: Decimal, currency, date, total, total_company,

@@ -4,8 +4,10 @@
 /api/v1/credit/dunning-runs``) looks at every posted invoice with something open (at least
 ``[addon.sale_credit.dunning] min_amount``, in the company currency: an invoice in another
 currency counts what is open at the rate it was booked at) dated on or before ``date``, and
-counts ``days = date - due date`` (negative before the due date); a date after today is
-refused. The levels (default: friendly -3, reminder 1, warning 15, final 30) are in ascending days; the invoice has *reached* every level
+counts ``days = date - due date`` (negative before the due date) from the due date of its
+earliest instalment still open (sale's ``sale.invoice.instalment``, settled in sequence; the
+letter asks for the instalments due by ``date``, or that first one before it is due); a date
+after today is refused. The levels (default: friendly -3, reminder 1, warning 15, final 30) are in ascending days; the invoice has *reached* every level
 whose ``days`` is at most its ``days``. The run writes one letter for the **highest level
 reached**, unless a letter of that level or a higher one was already written for the invoice
 (lower levels it skipped are not sent late: a customer first found 40 days overdue gets the
@@ -14,7 +16,7 @@ final notice, not four letters). So each level happens at most once per invoice,
 the first run's commit and is then skipped (a savepoint), never an error.
 
 Each letter is a ``sale.credit.dunning`` row (level, subject and body in the customer's
-language, amount open in the invoice's currency as the letter quotes it and in the company
+language, amount due in the invoice's currency as the letter quotes it and in the company
 currency at the invoice's booked rate, days), and an outbox message to the customer's
 contacts' e-mail addresses in the **same transaction** (``services.outbox``; no address: ``no_recipient``). A
 level with ``auto_hold`` (default: the final notice) puts the customer on credit hold with the
@@ -53,7 +55,8 @@ def level_for(days: int, configured: list[dict[str, Any]]) -> dict[str, Any] | N
 
 def _open_invoices(env, date: dt.date, min_amount: Decimal) -> list[tuple[Any, Decimal]]:
     """``[(invoice, open in the company currency)]``: the posted invoices dated on or before
-    ``date`` with at least ``min_amount`` (company currency) open, at their booked rates."""
+    ``date`` with at least ``min_amount`` (company currency) open, at their booked rates
+    (``_due`` says which of it is due when)."""
     Invoice, Allocation = env["sale.invoice"], env["sale.payment.allocation"]
     cleared = (select(func.coalesce(func.sum(Allocation.amount_company), 0))
                .where(Allocation.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
@@ -64,6 +67,33 @@ def _open_invoices(env, date: dt.date, min_amount: Decimal) -> list[tuple[Any, D
                    Invoice.amount_residual > 0, open_company >= min_amount, Invoice.date <= date)
             .order_by(Invoice.customer_id, due, Invoice.id))
     return [(invoice, Decimal(left)) for invoice, left in env.session.execute(stmt)]
+
+
+def _due(invoice, left_company: Decimal, instalments: list) -> tuple[dt.date, list, list]:
+    """``(due date, [(due date, open)], [(due date, open in the company currency)])`` of an
+    open invoice: its instalments still open (what settled it settled them in sequence, the
+    earliest first: sale's ``receivables.still_open``; ``left_company``, what is open of it in
+    the company currency, likewise) and the due date of the earliest, which a letter counts its
+    days from. Without instalments: all that is open, due on the invoice's due date."""
+    still_open = credit._receivables().still_open
+    residual = Decimal(invoice.amount_residual)
+    left = still_open([(d, a) for d, a, _c in instalments], Decimal(invoice.amount_total) - residual)
+    left_c = still_open([(d, c) for d, _a, c in instalments],
+                        Decimal(invoice.amount_total_company) - left_company)
+    if not left:
+        due = invoice.due_date or invoice.date
+        return due, [(due, residual)], [(due, left_company)]
+    return left[0][0], left, left_c or [(left[0][0], left_company)]
+
+
+def _letter_amounts(date: dt.date, due: dt.date, left: list, left_company: list
+                    ) -> tuple[Decimal, Decimal]:
+    """What a letter on ``date`` asks for (``_due``'s lists): the instalments due by then, or,
+    before the earliest is due (a friendly reminder), that one; in the invoice's currency and
+    the company's."""
+    until = max(date, due)
+    return (sum((a for d, a in left if d <= until), Decimal(0)),
+            sum((a for d, a in left_company if d <= until), Decimal(0)))
 
 
 def _sent_levels(env, invoice_ids: list[int]) -> dict[int, set[str]]:
@@ -123,28 +153,31 @@ def run_dunning(env, date: dt.date | None = None):
     with env.sudo():
         invoices = _open_invoices(env, date, settings["min_amount"])
         sent = _sent_levels(env, [inv.id for inv, _left in invoices])
+        instalments = credit._receivables().instalments_of(env, [inv.id for inv, _l in invoices])
         todo = []
         for invoice, left_company in invoices:
-            days = (date - (invoice.due_date or invoice.date)).days
+            # days from the earliest instalment still open
+            due, left, left_c = _due(invoice, left_company, instalments.get(invoice.id, []))
+            days = (date - due).days
             level = level_for(days, configured)
             if level is None:
                 continue
             done = [by_code[c]["index"] for c in sent.get(invoice.id, ()) if c in by_code]
             if done and max(done) >= level["index"]:
                 continue
-            todo.append((invoice, left_company, level, days))
+            amount, amount_company = _letter_amounts(date, due, left, left_c)
+            todo.append((invoice, due, amount, amount_company, level, days))
         emails = _emails(env, {inv.customer_id for inv, *_rest in todo})
         customers = {}
-        for invoice, left_company, level, days in todo:
+        for invoice, due, amount, left_company, level, days in todo:
             customer = customers.get(invoice.customer_id)
             if customer is None:
                 customer = customers[invoice.customer_id] = env.session.get(
                     env["sale.customer"], invoice.customer_id)
             lang = letters.lang_of(customer.lang)
-            amount = Decimal(invoice.amount_residual)
             subject, body = letters.render(
                 level["template"], lang, customer=customer.name, invoice=invoice.number or "",
-                amount=amount, currency=invoice.currency, due_date=invoice.due_date or invoice.date,
+                amount=amount, currency=invoice.currency, due_date=due,
                 days=days, company=env.config.name)
             hold = False
             if level["auto_hold"]:  # lock: a concurrent run or hold is seen, not repeated

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.errors import AccessDenied, TransitionBlocked, ValidationError
 
@@ -124,16 +124,15 @@ def release_shipment(env, order_id: int, comment: str | None = None) -> int:
 
 
 def _overdue(env, customer_id: int, as_of: dt.date, days: int) -> dict[str, Any]:
-    T = env["sale.credit.exposure_item"].__table__
-    limit = as_of - dt.timedelta(days=max(days, 0))
-    row = env.session.connection().execute(
-        select(func.count(), func.coalesce(func.sum(T.c.receivable), 0))
-        .where(T.c.customer_id == customer_id, T.c.due_date < as_of)).one()
-    beyond = env.session.connection().execute(
-        select(func.count(), func.coalesce(func.sum(T.c.receivable), 0))
-        .where(T.c.customer_id == customer_id, T.c.due_date < limit)).one()
-    return {"count": row[0], "amount": Decimal(row[1]), "beyond_allowed_count": beyond[0],
-            "beyond_allowed_amount": Decimal(beyond[1])}
+    """The invoices with something overdue on ``as_of`` and what is overdue of them (their
+    instalments past due and still open: sale's ``receivables.overdue``), and likewise beyond
+    ``days`` days."""
+    from sale.services import receivables
+
+    now = receivables.overdue(env, customer_id, as_of)
+    beyond = receivables.overdue(env, customer_id, as_of, max(days, 0))
+    return {"count": now["count"], "amount": now["amount"],
+            "beyond_allowed_count": beyond["count"], "beyond_allowed_amount": beyond["amount"]}
 
 
 def summary(env, customer) -> dict[str, Any]:

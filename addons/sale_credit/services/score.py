@@ -3,14 +3,16 @@
 The formula (docs/sale_credit.md, "Credit score"), for a customer scored on date ``D`` over a
 window of ``score_window_days`` before it; amounts in the company currency:
 
-* invoices considered: posted (or paid) invoices dated in the window and due on or before ``D``;
-  an allocation (payment or credit note) counts if dated on or before ``D``;
-* ``days_late``: amount-weighted average of days late: each allocation is late by
-  ``max(0, its date - due date)``, the part still open on ``D`` by ``max(0, D - due date)``;
+* invoices considered: posted (or paid) invoices dated in the window, their instalments due
+  on or before ``D`` (sale's ``sale.invoice.instalment``); an allocation (payment or credit
+  note) counts if dated on or before ``D`` and settles the instalments in sequence, the
+  earliest first (sale's ``receivables.settle_instalments``);
+* ``days_late``: amount-weighted average of days late: each part of an instalment paid is late
+  by ``max(0, its date - due date)``, the part still open on ``D`` by ``max(0, D - due date)``;
   factor ``f_late = max(0, 1 - days_late / score_days_late_cap)``;
-* ``on_time``: share of those invoices' amounts paid on or before their due date;
+* ``on_time``: share of those instalments' amounts paid on or before their due date;
   factor ``f_on_time`` = that share;
-* ``overdue``: what is open on ``D`` of every invoice due before ``D`` (any date), relative to
+* ``overdue``: what is open on ``D`` of every instalment due before ``D`` (any date), relative to
   the customer's effective limit: ``f_overdue = max(0, 1 - overdue / limit)`` (no limit:
   1 if nothing is overdue, else 0);
 * ``relationship``: days from the first posted invoice to ``D``:
@@ -69,6 +71,7 @@ def score_customers(env, date: dt.date, customer_ids: list[int] | None = None) -
             Invoice.date <= date, Invoice.customer_id.in_(list(customers)))
         invoices = env.session.execute(inv_stmt).all()
         ids = [row.id for row in invoices]
+        instalments = credit._receivables().instalments_of(env, ids)
         allocations: dict[int, list[tuple[dt.date, Decimal]]] = {}
         for start in range(0, len(ids), 500):
             for inv_id, amount, adate in env.session.execute(
@@ -86,20 +89,25 @@ def score_customers(env, date: dt.date, customer_ids: list[int] | None = None) -
             continue
         rate = credit.to_company(env, ONE * 10000, row.currency, row.date) / 10000
         due = row.due_date or row.date
-        paid = allocations.get(row.id, [])
-        open_part = max(ZERO, total - sum((a for _d, a in paid), ZERO))
+        paid = sorted(allocations.get(row.id, []))
         if p["first"] is None or row.date < p["first"]:
             p["first"] = row.date
-        if due < date:
-            p["overdue"] += open_part * rate
-        if row.date <= window_start or due > date:
+        # per instalment (the payments settle them in sequence, the earliest first): what was
+        # paid of it when, and what is still open
+        schedule = [(d, a) for d, a, _c in instalments.get(row.id, [])] or [(due, total)]
+        parts = credit._receivables().settle_instalments(schedule, paid)
+        p["overdue"] += sum((a for d, when, a in parts if when is None and d < date), ZERO) * rate
+        if row.date <= window_start:
+            continue
+        due_parts = [(d, when, a) for d, when, a in parts if d <= date]
+        if not due_parts:
             continue
         p["invoices"] += 1
-        p["amount_due"] += total * rate
-        late = sum((a * max(0, (d - due).days) for d, a in paid), ZERO)
-        late += open_part * max(0, (date - due).days)
+        p["amount_due"] += sum((a for _d, _w, a in due_parts), ZERO) * rate
+        late = sum((a * max(0, ((when or date) - d).days) for d, when, a in due_parts), ZERO)
         p["late_weighted"] += late * rate
-        p["on_time"] += sum((a for d, a in paid if d <= due), ZERO) * rate
+        p["on_time"] += sum((a for d, when, a in due_parts
+                             if when is not None and when <= d), ZERO) * rate
     out = {}
     weight_sum = sum(weights.values(), ZERO)
     for cid, p in per.items():
