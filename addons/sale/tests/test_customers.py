@@ -197,10 +197,14 @@ def _documents(env, customer_id: int, *, invoice_residual: str = "113.00",
     pay = env.create("sale.payment", customer_id=customer_id, method="bank_transfer", date=TODAY,
                      amount=D("50.00"), amount_unallocated=D(unallocated))
     account = env.create("sale.account", code=f"1122-{customer_id}", name="AR", kind="asset")
-    entry = env.create("sale.journal.entry", number=f"JE-{customer_id}-{order.id}", date=TODAY,
-                       source_record="sale.invoice", source_id=inv.id, label="test")
-    line = env.create("sale.journal.line", entry_id=entry.id, account_id=account.id,
-                      customer_id=customer_id, debit=D("113.00"))
+    # an entry goes in with its lines, balanced (the other side on no customer)
+    Line = env["sale.journal.line"]
+    line = Line(account_id=account.id, customer_id=customer_id, debit=D("113.00"))
+    env.session.add(env["sale.journal.entry"](
+        number=f"JE-{customer_id}-{order.id}", date=TODAY, source_record="sale.invoice",
+        source_id=inv.id, label="test",
+        lines=[line, Line(account_id=account.id, credit=D("113.00"))]))
+    env.session.flush()
     return order, inv, pay, line
 
 
