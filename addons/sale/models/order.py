@@ -638,6 +638,16 @@ class SaleOrder:
         }
 
     # -- consistency --------------------------------------------------------------------------
+    def parts_frozen(self) -> str | None:
+        """The lines (``sale.line.__posted_parent__``) change only in draft: past it, what was
+        approved stays as approved (only the ledger moves) until an amendment takes the order
+        back to draft. A new order takes its lines with it."""
+        from sqlalchemy import inspect
+
+        if inspect(self).key is None or self.state in (None, "draft"):
+            return None
+        return f"{self.state} (its lines change in draft only: amend it)"
+
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         if self.state in SHIPPED_STATES and self.shipping_status != FULL:
@@ -657,6 +667,11 @@ class SaleOrder:
 class SaleLine:
     __tablename__ = "sale_line"
     __audit__ = True
+    #: a part of its order: once the order left draft, no line is added, changed (but for the
+    #: ledger), moved or deleted, by any route, until an amendment takes it back to draft
+    #: (``SaleOrder.parts_frozen``; the kernel's ``__posted_parent__``)
+    __posted_parent__ = "order"
+    __mutable_when_posted__ = frozenset(LEDGER)
 
     order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[int] = mapped_column(Integer, default=10)
