@@ -19,8 +19,12 @@ Progress (``progress()``), from the ledger only:
   invoice is paid, ``partial`` when something was paid.
 
 The workflow's states after ``approved`` require the matching status to be ``full``
-(``validate``), and the transitions into them refresh the stored statuses, so state and ledger
-cannot disagree.
+(``validate``), and the transitions into them refresh the stored statuses. At every flush,
+whoever writes, ``shipping_status`` and ``invoice_status`` set on an order must be what its
+lines' ledger says (``ledger_disagreement``), and a line whose ledger changes must leave its
+order's statuses right, so state and ledger cannot disagree. (``ledger_add`` writes the ledger
+with Core and the order's statuses right after, as ``refresh_progress`` or a transition's
+``store_progress``.)
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, orm_insert_sentinel, relationship
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, instance_state, set_committed_value
 
 from core.errors import ConflictError, ValidationError
 from core.money import CURRENCY_DIGITS, quantum, round_money
@@ -147,6 +151,15 @@ def _payment_figures_columns(env, order_id) -> tuple:
 
 #: ``InstanceState.info`` key of the payment figures memo (``payment_figures_known``)
 _FIGURES = "sale.payment_figures"
+
+
+def _changed(record, keys) -> list[str]:
+    """Those of ``keys`` (columns) set to another value since ``record`` was loaded or last
+    flushed (no SQL; runs at every flush of an order: the common answer, none set, is quick)."""
+    state = instance_state(record)
+    committed = state.committed_state
+    return [key for key in keys if key in committed
+            and state.manager[key].impl.get_history(state, state.dict, PASSIVE_NO_INITIALIZE).has_changes()]
 
 
 def _state_info(record) -> dict:
@@ -648,8 +661,24 @@ class SaleOrder:
             return None
         return f"{self.state} (its lines change in draft only: amend it)"
 
+    def ledger_disagreement(self, keys=("shipping_status", "invoice_status")) -> dict[str, tuple]:
+        """``{status: (stored, what the ledger says)}`` of the sub-statuses among ``keys`` that
+        the loaded lines' ledger contradicts (``ledger_statuses``; no SQL once the lines are
+        loaded)."""
+        if not keys:
+            return {}
+        computed = dict(zip(("shipping_status", "invoice_status"), self.ledger_statuses(), strict=True))
+        return {key: (getattr(self, key) or NONE, computed[key]) for key in keys
+                if (getattr(self, key) or NONE) != computed[key]}
+
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
+        # derived from the ledger: set only as it says (store_progress), by any route
+        for key, (stored, computed) in self.ledger_disagreement(
+                _changed(self, ("shipping_status", "invoice_status"))).items():
+            errors.setdefault(key, []).append(
+                f"{stored!r} is not what the lines' ledger says ({computed!r}): it is derived "
+                "from the ledger")
         if self.state in SHIPPED_STATES and self.shipping_status != FULL:
             errors.setdefault("state", []).append(
                 f"an order in state {self.state!r} must be fully shipped")
@@ -768,6 +797,17 @@ class SaleLine:
             if invoiced > limit:
                 bad("qty_invoiced", f"{norm(invoiced)} invoiced is more than the {norm(limit)} "
                                     f"{'ordered' if policy == 'ordered' else 'shipped'}")
+        ledger = _changed(self, LEDGER) if self.id is not None else ()
+        if ledger and not errors and self.order is not None:
+            # the order's sub-statuses (and so its state) follow the ledger in the same flush:
+            # ledger_add, then refresh_progress or a transition's store_progress
+            order = self.order
+            for status, (stored, computed) in order.ledger_disagreement().items():
+                for key in ledger:
+                    bad(key, f"order {order.number or order.id} is {order.state} with "
+                             f"{status.replace('_', ' ')} {stored!r}, but its lines would say "
+                             f"{computed!r}: the ledger moves through shipments, invoices and "
+                             "returns, which keep the order in step")
         return errors
 
 
