@@ -125,6 +125,28 @@ def test_duplicate_by_tax_id_refused_unless_forced(sf, users, master, mdsvc):
         assert _count(env, "sale.customer") == 3
 
 
+def test_a_tax_id_written_outside_the_service_is_normalised_and_found(sf, users, master, mdsvc):
+    """The model keeps the tax id in the form duplicates are searched by, whoever writes it
+    (demo data, another addon, ``salesflow shell``)."""
+    svc = mdsvc.partner
+    with sf.transaction() as env:
+        outside = env.create("sale.customer", code="X1", name="Outside Co",
+                             tax_id="9144 0000 ma1fl0009z").id
+        env.create("sale.customer", code="X2", name="Blank Co", tax_id="  ")
+    with sf.transaction() as env:
+        assert env.get("sale.customer", outside).tax_id == "91440000MA1FL0009Z"
+        blank = env.search("sale.customer", env["sale.customer"].code == "X2")[0]
+        assert blank.tax_id is None
+    with pytest.raises(svc.DuplicateCustomer) as err, sf.transaction("manager") as env:
+        svc.create_customer(env, {"name": "Other name", "tax_id": "91440000MA1FL0009Z"})
+    assert err.value.existing == [{"code": "X1", "name": "Outside Co",
+                                   "reason": "same tax id 91440000MA1FL0009Z"}]
+    with sf.transaction() as env:  # a change too
+        env.write(env.get("sale.customer", outside), tax_id="９１４４００００ＭＡ１ＦＬ０００８Ｙ")
+    with sf.transaction() as env:
+        assert env.get("sale.customer", outside).tax_id == "91440000MA1FL0008Y"
+
+
 def test_duplicate_by_normalised_name_and_phone(sf, users, master, mdsvc):
     svc = mdsvc.partner
     with sf.transaction("manager") as env:
