@@ -531,8 +531,11 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
                 setattr(obj, wf.field, wf.initial)
             elif current != wf.initial and env._fired.get(id(obj)) != current:
                 raise ValidationError({wf.field: [f"a new {record} starts in state {wf.initial!r}"]})
-        if obj.__posted_parent__:
-            _check_part(env, obj, None)
+        parent_key = obj.__posted_parent__
+        if parent_key:  # added with its new parent (the common case): nothing to ask
+            parent = obj.__dict__.get(parent_key)
+            if parent is None or attributes.instance_state(parent).key is not None:
+                _check_part(env, obj, None)
         _validate(env, obj)
         _announce_after_commit(env, obj, None)
         if obj.__audit__:
@@ -605,13 +608,10 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
 def _check_part(env: Env, obj, changes: dict | None) -> None:
     """Refuse adding (``changes`` None), changing or moving ``obj``, a part of the record its
     ``__posted_parent__`` names, while that parent's ``parts_frozen()`` gives a reason."""
-    fk_keys = _parent_keys(type(obj))[1]
     if changes is None:
-        parent = attributes.instance_state(obj).dict.get(obj.__posted_parent__)
-        if parent is not None and attributes.instance_state(parent).key is None:
-            return  # added with its new parent (the common case: nothing to ask)
         frozen = []
     else:
+        fk_keys = _parent_keys(type(obj))[1]
         keys = set(changes)
         if _moved(obj) or any(key in changes for key in fk_keys):
             keys.update(fk_keys)

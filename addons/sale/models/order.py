@@ -61,6 +61,9 @@ ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 NONE, PARTIAL, FULL = "none", "partial", "full"
 LEDGER = ("qty_shipped", "qty_invoiced", "qty_returned")
+_LEDGER_KEYS = frozenset(LEDGER)
+#: the sub-statuses derived from the ledger alone (``ledger_statuses``)
+LEDGER_STATUSES = frozenset({"shipping_status", "invoice_status"})
 #: states that need the order fully shipped / invoiced / paid
 SHIPPED_STATES = ("shipped", "invoiced", "paid")
 INVOICED_STATES = ("invoiced", "paid")
@@ -151,14 +154,19 @@ def _payment_figures_columns(env, order_id) -> tuple:
 
 #: ``InstanceState.info`` key of the payment figures memo (``payment_figures_known``)
 _FIGURES = "sale.payment_figures"
+#: ``InstanceState.info`` key of the (shipping, invoice) statuses ``store_progress`` set
+_FROM_LEDGER = "sale.statuses_from_ledger"
 
 
-def _changed(record, keys) -> list[str]:
+def _changed(record, keys: frozenset[str]) -> list[str]:
     """Those of ``keys`` (columns) set to another value since ``record`` was loaded or last
-    flushed (no SQL; runs at every flush of an order: the common answer, none set, is quick)."""
+    flushed; none on a new record (no SQL; runs at every flush of an order and line: the common
+    answer, none set, is quick)."""
     state = instance_state(record)
     committed = state.committed_state
-    return [key for key in keys if key in committed
+    if not committed or state.key is None or committed.keys().isdisjoint(keys):
+        return []
+    return [key for key in sorted(keys) if key in committed
             and state.manager[key].impl.get_history(state, state.dict, PASSIVE_NO_INITIALIZE).has_changes()]
 
 
@@ -438,6 +446,10 @@ class SaleOrder:
             for key, value in computed.items():
                 if getattr(self, key) != value:
                     setattr(self, key, value)
+        # what the ledger said: validate() need not compute it again at the flush (a line's
+        # ledger changed through the session since is checked against the order by the line)
+        instance_state(self).info[_FROM_LEDGER] = (computed["shipping_status"],
+                                                   computed["invoice_status"])
         return computed
 
     def ledger_add(self, field: str, quantities: Mapping[int, Decimal], *,
@@ -674,11 +686,13 @@ class SaleOrder:
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         # derived from the ledger: set only as it says (store_progress), by any route
-        for key, (stored, computed) in self.ledger_disagreement(
-                _changed(self, ("shipping_status", "invoice_status"))).items():
-            errors.setdefault(key, []).append(
-                f"{stored!r} is not what the lines' ledger says ({computed!r}): it is derived "
-                "from the ledger")
+        changed = _changed(self, LEDGER_STATUSES)
+        if changed and instance_state(self).info.pop(_FROM_LEDGER, None) != (
+                self.shipping_status, self.invoice_status):
+            for key, (stored, computed) in self.ledger_disagreement(changed).items():
+                errors.setdefault(key, []).append(
+                    f"{stored!r} is not what the lines' ledger says ({computed!r}): it is "
+                    "derived from the ledger")
         if self.state in SHIPPED_STATES and self.shipping_status != FULL:
             errors.setdefault("state", []).append(
                 f"an order in state {self.state!r} must be fully shipped")
@@ -797,7 +811,8 @@ class SaleLine:
             if invoiced > limit:
                 bad("qty_invoiced", f"{norm(invoiced)} invoiced is more than the {norm(limit)} "
                                     f"{'ordered' if policy == 'ordered' else 'shipped'}")
-        ledger = _changed(self, LEDGER) if self.id is not None else ()
+        # (ledger_add sets the ledger as loaded values: nothing pending, nothing to ask)
+        ledger = _changed(self, _LEDGER_KEYS) if instance_state(self).committed_state else ()
         if ledger and not errors and self.order is not None:
             # the order's sub-statuses (and so its state) follow the ledger in the same flush:
             # ledger_add, then refresh_progress or a transition's store_progress
