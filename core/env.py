@@ -12,10 +12,11 @@ reports and exports cannot differ:
 * reading: ``do_orm_execute`` refuses models the user may not read and adds every addon's
   record-rule criteria (``record_rule_filters`` hook) to every ORM query;
 * writing: ``before_flush`` checks create / write / delete rights, runs ``record_validate``,
-  refuses changes to append-only rows and posted documents, refuses ``state`` changes that did
-  not come from the workflow engine, and writes the audit log; after the rows are written, a
-  record the user created or changed must still pass their record rules (one SELECT per
-  class), or the flush is refused.
+  refuses changes to append-only rows, posted documents and their parts (``__posted_parent__``),
+  refuses ``state`` changes that did not come from the workflow engine, and writes the audit
+  log. Bulk ORM UPDATE and DELETE of such records (INSERT too, for parts) are refused. After
+  the rows are written, a record the user created or changed must still pass their record
+  rules (one SELECT per class), or the flush is refused.
 
 ``env.sudo()`` lifts access checks and record rules for kernel and addon internals (e.g. a
 credit check summing invoices the user cannot list).
@@ -395,12 +396,14 @@ def _on_execute(state) -> None:
     env = _env_of(state.session)
     if env is None:
         return
-    if state.is_update or state.is_delete:
+    if state.is_update or state.is_delete or state.is_insert:
+        # which rows (and which parents) a bulk statement reaches is not known before it runs
         for mapper in state.all_mappers:
             cls = mapper.class_
-            if getattr(cls, "__append_only__", False) or getattr(cls, "__posted_states__", ()):
-                raise ImmutableRecord(f"bulk {'update' if state.is_update else 'delete'} of "
-                                      f"{cls.__record__} is not allowed")
+            if getattr(cls, "__posted_parent__", "") or not state.is_insert and (
+                    getattr(cls, "__append_only__", False) or getattr(cls, "__posted_states__", ())):
+                verb = "update" if state.is_update else "delete" if state.is_delete else "insert"
+                raise ImmutableRecord(f"bulk {verb} of {cls.__record__} is not allowed")
         return
     if not state.is_select or env.unrestricted:
         return
@@ -535,6 +538,11 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
                 setattr(obj, wf.field, wf.initial)
             elif current != wf.initial and env._fired.get(id(obj)) != current:
                 raise ValidationError({wf.field: [f"a new {record} starts in state {wf.initial!r}"]})
+        parent_key = obj.__posted_parent__
+        if parent_key:  # added with its new parent (the common case): nothing to ask
+            parent = obj.__dict__.get(parent_key)
+            if parent is None or attributes.instance_state(parent).key is not None:
+                _check_part(env, obj, None)
         _validate(env, obj, None)
         _announce_after_commit(env, obj, None)
         if obj.__audit__:
@@ -546,6 +554,8 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             continue
         changes = _column_changes(obj)  # (what is_modified would ask first, for columns only)
         if not changes:
+            if obj.__posted_parent__:  # moved to another parent by its relationship alone
+                _check_part(env, obj, changes)
             continue
         changed.append((obj, changes))
         if obj.__append_only__:
@@ -565,6 +575,8 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
                         f"{record} {obj.id} is posted; {', '.join(frozen)} cannot change "
                         "(correct it by a reversing document)"
                     )
+        if obj.__posted_parent__:
+            _check_part(env, obj, changes)
         if not env.unrestricted:
             if not sf.security.allows(env.roles, record, "write"):
                 raise AccessDenied(f"you may not write {record}")
@@ -581,6 +593,10 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             continue
         if obj.__append_only__ or obj.is_posted():
             raise ImmutableRecord(f"{record} {obj.id} cannot be deleted")
+        if obj.__posted_parent__:
+            for parent, reason in _frozen_parents(env, obj, {}):
+                raise ImmutableRecord(f"{record} {obj.id} cannot be deleted: "
+                                      f"{parent.__record__} {parent.id} is {reason}")
         if not env.unrestricted and not sf.security.allows(env.roles, record, "delete"):
             raise AccessDenied(f"you may not delete {record}")
         if obj.__audit__:
@@ -623,6 +639,77 @@ def _check_rules_kept(env: Env, objs: list) -> None:
                 raise AccessDenied(
                     f"{cls.__record__} {lost[0]}: this change would put it out of your reach "
                     "(record rules: it would belong to someone else)")
+
+
+def _check_part(env: Env, obj, changes: dict | None) -> None:
+    """Refuse adding (``changes`` None), changing or moving ``obj``, a part of the record its
+    ``__posted_parent__`` names, while that parent's ``parts_frozen()`` gives a reason."""
+    if changes is None:
+        frozen = []
+    else:
+        fk_keys = _parent_keys(type(obj))[1]
+        keys = set(changes)
+        if _moved(obj) or any(key in changes for key in fk_keys):
+            keys.update(fk_keys)
+        frozen = sorted(keys - set(obj.__mutable_when_posted__) - _IGNORED_IN_AUDIT)
+        if not frozen:
+            return
+    for parent, reason in _frozen_parents(env, obj, changes):
+        if changes is None:
+            raise ImmutableRecord(f"{parent.__record__} {parent.id} is {reason}: "
+                                  f"no {obj.__record__} can be added to it")
+        raise ImmutableRecord(f"{obj.__record__} {obj.id} is part of {parent.__record__} "
+                              f"{parent.id}, which is {reason}; {', '.join(frozen)} cannot change")
+
+
+def _frozen_parents(env: Env, obj, changes: dict | None) -> list[tuple[Any, str]]:
+    """``(parent, reason)`` for each parent ``obj`` has or had before this flush (by its
+    relationship and its foreign key) whose parts are frozen. Parents are read as the system:
+    a record rule must not hide one."""
+    cls = type(obj)
+    name = cls.__posted_parent__
+    parent_cls, fk_keys = _parent_keys(cls)
+    state = attributes.instance_state(obj)
+    history = state.manager[name].impl.get_history(state, state.dict, attributes.PASSIVE_NO_INITIALIZE)
+    parents = [p for p in (*history.added, *history.unchanged, *history.deleted) if p is not None]
+    with env.sudo():
+        if not history.added and not history.unchanged:
+            current = getattr(obj, name)  # not loaded: loaded now (the identity map first)
+            if current is not None:
+                parents.append(current)
+        if len(fk_keys) == 1:  # what its foreign key names, before and after this flush
+            (key,) = fk_keys
+            idents = {state.dict.get(key)}
+            if changes and key in changes:
+                idents.add(changes[key][0])
+            for ident in idents - {None}:
+                found = env.session.get(parent_cls, ident)
+                if found is not None and not any(p is found for p in parents):
+                    parents.append(found)
+        return [(parent, reason) for parent in parents
+                if (reason := parent.parts_frozen()) is not None]
+
+
+def _moved(obj) -> bool:
+    """Was the ``__posted_parent__`` relationship of ``obj`` set to another record?"""
+    state = attributes.instance_state(obj)
+    history = state.manager[obj.__posted_parent__].impl.get_history(
+        state, state.dict, attributes.PASSIVE_NO_INITIALIZE)
+    return bool(history.added or history.deleted)
+
+
+def _parent_keys(cls) -> tuple[type, tuple[str, ...]]:
+    """(parent class, attribute keys of the foreign key) of ``cls.__posted_parent__``."""
+    found = _PARENT_KEYS.get(cls)
+    if found is None:
+        relationship = cls.__mapper__.relationships[cls.__posted_parent__]
+        keys = tuple(sorted(cls.__mapper__.get_property_by_column(column).key
+                            for column in relationship.local_columns))
+        found = _PARENT_KEYS[cls] = (relationship.mapper.class_, keys)
+    return found
+
+
+_PARENT_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _announce_after_commit(env: Env, obj, changes: dict | None) -> None:

@@ -136,6 +136,11 @@ class Record:
     __mutable_when_posted__: frozenset[str] = frozenset()
     #: rows are append-only (logs): never updated or deleted through the app
     __append_only__: bool = False
+    #: the many-to-one relationship to the document this record is a part of (``"invoice"`` on
+    #: an invoice line): while that parent's ``parts_frozen()`` gives a reason (it is posted),
+    #: no such record is added to it, changed (but for its own ``__mutable_when_posted__``),
+    #: moved or deleted; bulk ORM INSERT, UPDATE and DELETE of the record are refused
+    __posted_parent__: str = ""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(
@@ -166,6 +171,31 @@ class Record:
 
     def is_posted(self) -> bool:
         return bool(self.__posted_states__) and getattr(self, "state", None) in self.__posted_states__
+
+    def parts_frozen(self) -> str | None:
+        """Why the records naming this one as their ``__posted_parent__`` cannot be added,
+        changed or deleted now (read after "is": ``"posted"``, ``"paid"``), or None when they
+        can. By default: an append-only record once it is in the database ("posted"); a record
+        with ``__posted_states__`` while its stored state (before this flush) is one of them
+        (that state). A new record takes its parts with it. Override it to freeze parts on
+        another condition (an order's lines once it left draft)."""
+        state = instance_state(self)
+        if state.key is None:
+            return None
+        if self.__append_only__:
+            return "posted"
+        if self.__posted_states__:
+            if "state" in state.committed_state:  # changed in this flush: the old value
+                stored = state.committed_state["state"]
+                if stored is NO_VALUE:  # set while unloaded: the database has it
+                    from core.env import _stored_value
+
+                    stored = _stored_value(state, "state")
+            else:
+                stored = getattr(self, "state", None)
+            if stored in self.__posted_states__:
+                return stored
+        return None
 
     def fire(self, trigger: str, *, comment: str | None = None, **kwargs):
         """Fire a workflow trigger on this record (see ``core.workflow``)."""
@@ -314,6 +344,12 @@ class Registry:
         except Exception as exc:  # a broken relationship names the record
             raise RegistryError(f"mapping records failed: {exc}") from exc
         for info in self.records.values():
+            parent = info.cls.__posted_parent__
+            if parent:
+                relationship = info.cls.__mapper__.relationships.get(parent)
+                if relationship is None or relationship.direction.name != "MANYTOONE":
+                    raise RegistryError(f"{info.name}: __posted_parent__ {parent!r} is not a "
+                                        "many-to-one relationship")
             for col in info.cls.__table__.columns.keys():
                 info.column_owner.setdefault(col, info.addon)  # Record columns (id, version...)
             info.cls.__table__.info["addon"] = info.addon

@@ -132,7 +132,9 @@ class Invoice:
 @model("sale.invoice.line")
 class InvoiceLine:
     __tablename__ = "sale_invoice_line"
-    __posted_states__ = ()
+    #: as frozen as its invoice: no line added, changed, moved or deleted once it is posted,
+    #: and no bulk ORM statement (the kernel's ``__posted_parent__``)
+    __posted_parent__ = "invoice"
 
     invoice_id: Mapped[int] = mapped_column(ForeignKey("sale_invoice.id", ondelete="CASCADE"), index=True)
     sale_line_id: Mapped[int | None] = mapped_column(ForeignKey("sale_line.id"), index=True)
@@ -151,25 +153,7 @@ class InvoiceLine:
     amount_total: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
-    def _parent(self):
-        from sqlalchemy.orm import object_session
-
-        session = object_session(self)
-        if session is None or self.invoice_id is None:
-            return None
-        return session.get(type(self).invoice.property.mapper.class_, self.invoice_id)
-
-    def is_posted(self) -> bool:
-        """A line is as frozen as its invoice (the kernel asks before a delete)."""
-        parent = self._parent()
-        return parent is not None and parent.is_posted()
-
     def validate(self) -> dict[str, list[str]]:
-        if self.is_posted():
-            from core.errors import ImmutableRecord
-
-            raise ImmutableRecord(f"sale.invoice {self.invoice_id} is posted; its lines cannot "
-                                  "change (correct it by a credit note)")
         errors: dict[str, list[str]] = {}
         if self.quantity is not None and Decimal(self.quantity) <= 0:
             errors["quantity"] = ["must be greater than 0"]

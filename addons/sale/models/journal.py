@@ -2,14 +2,20 @@
 
 Entries and lines are append-only (posted on creation); a mistake is corrected by a reversing
 entry (``reversed_entry_id``), never by changing a row. ``services.journal`` creates them.
+
+Whoever writes them, through the session: a line is a part of its entry
+(``__posted_parent__``), so it goes in only with its new entry, in the same flush (an entry
+in the database takes no more lines), and a new entry is balanced (``imbalance``: debits equal
+credits, and the lines in each foreign currency cancel out in that currency).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Integer, String, inspect
 from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.registry import model
@@ -18,6 +24,29 @@ from ._types import Money
 
 ZERO = Decimal("0")
 ACCOUNT_KINDS = ("asset", "liability", "income", "expense", "equity")
+
+
+def imbalance(lines: Iterable) -> str | None:
+    """Why ``lines`` (with ``debit``, ``credit``, ``currency``, ``amount_currency``, as records
+    or dicts) do not make a balanced entry, or None: the debits must equal the credits (company
+    currency), and in each foreign currency the signed ``amount_currency`` must add up to 0."""
+    debit = credit = ZERO
+    sides: dict[str, list[Decimal]] = {}
+    for line in lines:
+        get = line.get if isinstance(line, dict) else lambda key, line=line: getattr(line, key)
+        debit += Decimal(get("debit") or 0)
+        credit += Decimal(get("credit") or 0)
+        currency = get("currency")
+        if currency is not None:
+            amount = Decimal(get("amount_currency") or 0)
+            side = sides.setdefault(currency, [ZERO, ZERO])
+            side[0 if amount > 0 else 1] += abs(amount)
+    if debit != credit:
+        return f"unbalanced entry: debit {debit} != credit {credit}"
+    for currency, (in_debit, in_credit) in sorted(sides.items()):
+        if in_debit != in_credit:
+            return f"unbalanced in {currency}: {in_debit} debit != {in_credit} credit"
+    return None
 
 
 @model("sale.account")
@@ -58,11 +87,20 @@ class JournalEntry:
     reversed_entry_id: Mapped[int | None] = mapped_column(ForeignKey("sale_journal_entry.id"))
     lines: Mapped[list[JournalLine]] = relationship(back_populates="entry", order_by="JournalLine.id")
 
+    def validate(self) -> dict[str, list[str]]:
+        """A new entry (append-only: never a changed one) with its lines, balanced."""
+        if not self.lines:
+            return {"lines": ["an entry needs at least one line"]}
+        problem = imbalance(self.lines)
+        return {"lines": [problem]} if problem else {}
+
 
 @model("sale.journal.line")
 class JournalLine:
     __tablename__ = "sale_journal_line"
     __append_only__ = True
+    #: goes in only with its entry, while the entry is new (the kernel's ``__posted_parent__``)
+    __posted_parent__ = "entry"
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("sale_journal_entry.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("sale_account.id"), index=True)
@@ -80,6 +118,10 @@ class JournalLine:
     account: Mapped[Account] = relationship()
 
     def validate(self) -> dict[str, list[str]]:
+        if inspect(self).key is None and self.entry is None:
+            # an entry_id alone (of an entry not written yet): its entry's balance would not
+            # count it
+            return {"entry_id": ["a journal line goes in with its entry (entry=...)"]}
         debit, credit = Decimal(self.debit or 0), Decimal(self.credit or 0)
         if debit < 0 or credit < 0:
             return {"debit": ["debit and credit must not be negative"]}

@@ -19,8 +19,12 @@ Progress (``progress()``), from the ledger only:
   invoice is paid, ``partial`` when something was paid.
 
 The workflow's states after ``approved`` require the matching status to be ``full``
-(``validate``), and the transitions into them refresh the stored statuses, so state and ledger
-cannot disagree.
+(``validate``), and the transitions into them refresh the stored statuses. At every flush,
+whoever writes, ``shipping_status`` and ``invoice_status`` set on an order must be what its
+lines' ledger says (``ledger_disagreement``), and a line whose ledger changes must leave its
+order's statuses right, so state and ledger cannot disagree. (``ledger_add`` writes the ledger
+with Core and the order's statuses right after, as ``refresh_progress`` or a transition's
+``store_progress``.)
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, orm_insert_sentinel, relationship
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, instance_state, set_committed_value
 
 from core.errors import ConflictError, ValidationError
 from core.money import CURRENCY_DIGITS, quantum, round_money
@@ -57,6 +61,9 @@ ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 NONE, PARTIAL, FULL = "none", "partial", "full"
 LEDGER = ("qty_shipped", "qty_invoiced", "qty_returned")
+_LEDGER_KEYS = frozenset(LEDGER)
+#: the sub-statuses derived from the ledger alone (``ledger_statuses``)
+LEDGER_STATUSES = frozenset({"shipping_status", "invoice_status"})
 #: states that need the order fully shipped / invoiced / paid
 SHIPPED_STATES = ("shipped", "invoiced", "paid")
 INVOICED_STATES = ("invoiced", "paid")
@@ -147,6 +154,20 @@ def _payment_figures_columns(env, order_id) -> tuple:
 
 #: ``InstanceState.info`` key of the payment figures memo (``payment_figures_known``)
 _FIGURES = "sale.payment_figures"
+#: ``InstanceState.info`` key of the (shipping, invoice) statuses ``store_progress`` set
+_FROM_LEDGER = "sale.statuses_from_ledger"
+
+
+def _changed(record, keys: frozenset[str]) -> list[str]:
+    """Those of ``keys`` (columns) set to another value since ``record`` was loaded or last
+    flushed; none on a new record (no SQL; runs at every flush of an order and line: the common
+    answer, none set, is quick)."""
+    state = instance_state(record)
+    committed = state.committed_state
+    if not committed or state.key is None or committed.keys().isdisjoint(keys):
+        return []
+    return [key for key in sorted(keys) if key in committed
+            and state.manager[key].impl.get_history(state, state.dict, PASSIVE_NO_INITIALIZE).has_changes()]
 
 
 def _state_info(record) -> dict:
@@ -426,6 +447,10 @@ class SaleOrder:
             for key, value in computed.items():
                 if getattr(self, key) != value:
                     setattr(self, key, value)
+        # what the ledger said: validate() need not compute it again at the flush (a line's
+        # ledger changed through the session since is checked against the order by the line)
+        instance_state(self).info[_FROM_LEDGER] = (computed["shipping_status"],
+                                                   computed["invoice_status"])
         return computed
 
     def ledger_add(self, field: str, quantities: Mapping[int, Decimal], *,
@@ -641,8 +666,36 @@ class SaleOrder:
         }
 
     # -- consistency --------------------------------------------------------------------------
+    def parts_frozen(self) -> str | None:
+        """The lines (``sale.line.__posted_parent__``) change only in draft: past it, what was
+        approved stays as approved (only the ledger moves) until an amendment takes the order
+        back to draft. A new order takes its lines with it."""
+        from sqlalchemy import inspect
+
+        if inspect(self).key is None or self.state in (None, "draft"):
+            return None
+        return f"{self.state} (its lines change in draft only: amend it)"
+
+    def ledger_disagreement(self, keys=("shipping_status", "invoice_status")) -> dict[str, tuple]:
+        """``{status: (stored, what the ledger says)}`` of the sub-statuses among ``keys`` that
+        the loaded lines' ledger contradicts (``ledger_statuses``; no SQL once the lines are
+        loaded)."""
+        if not keys:
+            return {}
+        computed = dict(zip(("shipping_status", "invoice_status"), self.ledger_statuses(), strict=True))
+        return {key: (getattr(self, key) or NONE, computed[key]) for key in keys
+                if (getattr(self, key) or NONE) != computed[key]}
+
     def validate(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
+        # derived from the ledger: set only as it says (store_progress), by any route
+        changed = _changed(self, LEDGER_STATUSES)
+        if changed and instance_state(self).info.pop(_FROM_LEDGER, None) != (
+                self.shipping_status, self.invoice_status):
+            for key, (stored, computed) in self.ledger_disagreement(changed).items():
+                errors.setdefault(key, []).append(
+                    f"{stored!r} is not what the lines' ledger says ({computed!r}): it is "
+                    "derived from the ledger")
         if self.state in SHIPPED_STATES and self.shipping_status != FULL:
             errors.setdefault("state", []).append(
                 f"an order in state {self.state!r} must be fully shipped")
@@ -662,6 +715,11 @@ class SaleOrder:
 class SaleLine:
     __tablename__ = "sale_line"
     __audit__ = True
+    #: a part of its order: once the order left draft, no line is added, changed (but for the
+    #: ledger), moved or deleted, by any route, until an amendment takes it back to draft
+    #: (``SaleOrder.parts_frozen``; the kernel's ``__posted_parent__``)
+    __posted_parent__ = "order"
+    __mutable_when_posted__ = frozenset(LEDGER)
 
     order_id: Mapped[int] = mapped_column(ForeignKey("sale_order.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[int] = mapped_column(Integer, default=10)
@@ -758,6 +816,18 @@ class SaleLine:
             if invoiced > limit:
                 bad("qty_invoiced", f"{norm(invoiced)} invoiced is more than the {norm(limit)} "
                                     f"{'ordered' if policy == 'ordered' else 'shipped'}")
+        # (ledger_add sets the ledger as loaded values: nothing pending, nothing to ask)
+        ledger = _changed(self, _LEDGER_KEYS) if instance_state(self).committed_state else ()
+        if ledger and not errors and self.order is not None:
+            # the order's sub-statuses (and so its state) follow the ledger in the same flush:
+            # ledger_add, then refresh_progress or a transition's store_progress
+            order = self.order
+            for status, (stored, computed) in order.ledger_disagreement().items():
+                for key in ledger:
+                    bad(key, f"order {order.number or order.id} is {order.state} with "
+                             f"{status.replace('_', ' ')} {stored!r}, but its lines would say "
+                             f"{computed!r}: the ledger moves through shipments, invoices and "
+                             "returns, which keep the order in step")
         return errors
 
 

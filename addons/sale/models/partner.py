@@ -3,7 +3,9 @@
 Each record checks its own fields in ``validate()`` (called by the kernel before every flush,
 whoever writes the row), and keeps its duplicate-detection keys (``Customer.name_key``,
 ``CustomerContact.phone_key``) in step with the values they derive from, so rows written
-outside ``services.partner`` (demo data, other addons) are still found as duplicates.
+outside ``services.partner`` (demo data, other addons) are still found as duplicates. A
+customer's ``tax_id`` is itself such a key: it is normalised (``normalize_tax_id``) as it is
+set, so the flush writes, validates and audits the normalised value.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import unicodedata
 
 from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.registry import model
 
@@ -51,6 +53,16 @@ def name_key(name: str | None) -> str:
                 stripped = True
                 break
     return key[:200]
+
+
+def normalize_tax_id(value) -> str | None:
+    """The tax id as stored and compared for duplicates: full-width folded to half-width
+    (NFKC), spaces removed, upper-cased ("9144 0000 ma1fl0009z" -> "91440000MA1FL0009Z"); None
+    when blank."""
+    if value is None:
+        return None
+    text = "".join(unicodedata.normalize("NFKC", str(value)).split()).upper()
+    return text or None
 
 
 def phone_key(phone: str | None) -> str | None:
@@ -146,6 +158,12 @@ class Customer:
     addresses: Mapped[list[CustomerAddress]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", order_by="CustomerAddress.id"
     )
+
+    @validates("tax_id")
+    def _normalize_tax_id(self, _key, value):
+        # on set, not in validate(): the flush's changes (written, audited) are taken before
+        # validate() runs
+        return normalize_tax_id(value)
 
     def validate(self) -> dict[str, list[str]]:
         self.name_key = name_key(self.name)  # derived: kept in step on every flush

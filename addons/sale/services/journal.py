@@ -12,7 +12,9 @@ payment        1001 cash (cash) / 1002 bank (other methods) 1122 receivable (amo
 
 Entries and lines are append-only (``__append_only__``): the kernel refuses any change or
 delete, a mistake is corrected by a reversing entry (``reversed_entry_id``). Entry numbers are
-gap-free per year (``JE/2026/000001``). An entry whose debits and credits differ is refused.
+gap-free per year (``JE/2026/000001``). An entry whose debits and credits differ, or whose
+lines in a foreign currency do not cancel out in it, is refused (``models.journal.imbalance``,
+which the model applies to entries written through the session).
 
 The journal is kept in the company currency (``masterdata.company_currency``, CNY). A document
 in another currency is booked at the rate fixed when it is booked (``services.exchange``): an
@@ -39,6 +41,7 @@ from core.errors import ValidationError
 
 from .. import queries
 from ..models._types import Money
+from ..models.journal import imbalance
 
 ZERO = Decimal("0.00")
 
@@ -161,6 +164,7 @@ def _entry_rows(accounts: dict[str, int], lines: list[dict[str, Any]], label: st
     """The entry's line rows, checked (balanced, known accounts, one side per line)."""
     rows = []
     debit_total = credit_total = ZERO
+    foreign = False
     for i, line in enumerate(lines):
         debit = Decimal(line.get("debit") or 0)
         credit = Decimal(line.get("credit") or 0)
@@ -180,11 +184,14 @@ def _entry_rows(accounts: dict[str, int], lines: list[dict[str, Any]], label: st
             raise ValidationError({f"lines.{i}.account": [f"no account {line['account']!r}"]})
         debit_total += debit
         credit_total += credit
+        foreign = foreign or line.get("currency") is not None
         rows.append({"account_id": account_id, "customer_id": line.get("customer_id"),
                      "debit": debit, "credit": credit, "label": (line.get("label") or label)[:200],
                      "currency": line.get("currency"), "amount_currency": amount_currency})
     if debit_total != credit_total:
         raise ValidationError({"lines": [f"unbalanced entry: debit {debit_total} != credit {credit_total}"]})
+    if foreign and (problem := imbalance(rows)):  # the lines in each currency cancel out too
+        raise ValidationError({"lines": [problem]})
     if not rows:
         raise ValidationError({"lines": ["an entry needs at least one non-zero line"]})
     return rows

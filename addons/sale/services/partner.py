@@ -25,7 +25,6 @@ source before) from the source customer to the target, archives the source with
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +35,7 @@ from core.errors import AccessDenied, ConflictError, ValidationError
 from core.money import round_money
 
 from ..hooks import SEES_ALL
-from ..models.partner import name_key, phone_key
+from ..models.partner import name_key, normalize_tax_id, phone_key
 from .masterdata import (
     DuplicateRecord,
     clean,
@@ -68,13 +67,6 @@ class DuplicateCustomer(DuplicateRecord):
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def normalize_tax_id(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = "".join(unicodedata.normalize("NFKC", str(value)).split()).upper()
-    return text or None
 
 
 def _restricted(env) -> bool:

@@ -371,3 +371,54 @@ def test_web_amend_then_edit_keeps_a_diff_shown_on_the_order_page(sf, users, mas
     assert "修订记录" in panel and "版本 0" in panel
     assert "第 10 行 'Product 1'：数量 2 → 30" in panel
     assert "合计：226.00 → 3390.00" in panel
+
+
+def test_an_approved_orders_lines_change_only_through_an_amendment(sf, master, svc, make_order):
+    """A salesperson may write order lines, but not those of an order past draft: no line is
+    changed in what was approved, added, removed or deleted, by the session or a bulk statement
+    (the lines are parts of their order, ``__posted_parent__``); the ledger stays open."""
+    from sqlalchemy import update
+
+    from core.errors import ImmutableRecord
+
+    oid = make_order(lines=[(0, "2", None), (1, "4", None)])
+    with sf.transaction("sp1") as env:
+        svc.order.get_order(env, oid).fire("approve")
+
+    def stored():
+        with sf.transaction("sp1") as env:
+            order = svc.order.get_order(env, oid)
+            return (order.state, order.revision, order.amount_total,
+                    [(ln.product_id, ln.quantity, ln.unit_price, ln.description) for ln in order.lines])
+
+    before = stored()
+    with sf.transaction("sp1") as env:
+        first, second = svc.order.get_order(env, oid).lines
+        first_id, second_id = first.id, second.id
+    reason = "approved (its lines change in draft only: amend it)"
+    with pytest.raises(ImmutableRecord) as err, sf.transaction("sp1") as env:
+        env.write(env.get("sale.line", first_id), unit_price=D("1"), quantity=D("1000"))
+    assert str(err.value) == (f"sale.line {first_id} is part of sale.order {oid}, which is "
+                              f"{reason}; quantity, unit_price cannot change")
+    with pytest.raises(ImmutableRecord) as err, sf.transaction("sp1") as env:
+        env.create("sale.line", order_id=oid, product_id=master.product_ids[2], description="more",
+                   quantity=D("1"), unit_price=D("1"))
+    assert str(err.value) == f"sale.order {oid} is {reason}: no sale.line can be added to it"
+    with pytest.raises(ImmutableRecord) as err, sf.transaction("sp1") as env:
+        env.delete(env.get("sale.line", second_id))
+    assert str(err.value) == f"sale.line {second_id} cannot be deleted: sale.order {oid} is {reason}"
+    with pytest.raises(ImmutableRecord, match=f"sale.line {second_id} is part of .* order_id cannot"):
+        with sf.transaction("sp1") as env:
+            order = svc.order.get_order(env, oid)
+            order.lines = order.lines[:1]
+            env.session.flush()
+    with pytest.raises(ImmutableRecord, match="bulk update of sale.line is not allowed"):
+        with sf.transaction("sp1") as env:
+            Line = env["sale.line"]
+            env.session.execute(update(Line).where(Line.order_id == oid).values(quantity=D("1")))
+    assert stored() == before
+    with sf.transaction("sp1") as env:  # the amendment is the way (and the order is draft again)
+        order = svc.order.get_order(env, oid)
+        svc.order.amend_order(env, order, reason="price", changes={"lines": [
+            {"id": first_id, "unit_price": "1"}, {"id": second_id}]})
+        assert (order.state, order.revision, order.lines[0].unit_price) == ("draft", 1, D("1"))

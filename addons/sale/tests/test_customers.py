@@ -128,6 +128,28 @@ def test_duplicate_by_tax_id_refused_unless_forced(sf, users, master, mdsvc):
         assert _count(env, "sale.customer") == 3
 
 
+def test_a_tax_id_written_outside_the_service_is_normalised_and_found(sf, users, master, mdsvc):
+    """The model keeps the tax id in the form duplicates are searched by, whoever writes it
+    (demo data, another addon, ``salesflow shell``)."""
+    svc = mdsvc.partner
+    with sf.transaction() as env:
+        outside = env.create("sale.customer", code="X1", name="Outside Co",
+                             tax_id="9144 0000 ma1fl0009z").id
+        env.create("sale.customer", code="X2", name="Blank Co", tax_id="  ")
+    with sf.transaction() as env:
+        assert env.get("sale.customer", outside).tax_id == "91440000MA1FL0009Z"
+        blank = env.search("sale.customer", env["sale.customer"].code == "X2")[0]
+        assert blank.tax_id is None
+    with pytest.raises(svc.DuplicateCustomer) as err, sf.transaction("manager") as env:
+        svc.create_customer(env, {"name": "Other name", "tax_id": "91440000MA1FL0009Z"})
+    assert err.value.existing == [{"code": "X1", "name": "Outside Co",
+                                   "reason": "same tax id 91440000MA1FL0009Z"}]
+    with sf.transaction() as env:  # a change too
+        env.write(env.get("sale.customer", outside), tax_id="９１４４００００ＭＡ１ＦＬ０００８Ｙ")
+    with sf.transaction() as env:
+        assert env.get("sale.customer", outside).tax_id == "91440000MA1FL0008Y"
+
+
 def test_duplicate_by_normalised_name_and_phone(sf, users, master, mdsvc):
     svc = mdsvc.partner
     with sf.transaction("manager") as env:
@@ -202,10 +224,14 @@ def _documents(env, customer_id: int, *, invoice_residual: str = "113.00",
     pay = env.create("sale.payment", customer_id=customer_id, method="bank_transfer", date=TODAY,
                      amount=D("50.00"), amount_unallocated=D(unallocated))
     account = env.create("sale.account", code=f"1122-{customer_id}", name="AR", kind="asset")
-    entry = env.create("sale.journal.entry", number=f"JE-{customer_id}-{order.id}", date=TODAY,
-                       source_record="sale.invoice", source_id=inv.id, label="test")
-    line = env.create("sale.journal.line", entry_id=entry.id, account_id=account.id,
-                      customer_id=customer_id, debit=D("113.00"))
+    # an entry goes in with its lines, balanced (the other side on no customer)
+    Line = env["sale.journal.line"]
+    line = Line(account_id=account.id, customer_id=customer_id, debit=D("113.00"))
+    env.session.add(env["sale.journal.entry"](
+        number=f"JE-{customer_id}-{order.id}", date=TODAY, source_record="sale.invoice",
+        source_id=inv.id, label="test",
+        lines=[line, Line(account_id=account.id, credit=D("113.00"))]))
+    env.session.flush()
     return order, inv, pay, line
 
 

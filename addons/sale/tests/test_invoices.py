@@ -423,3 +423,41 @@ def test_partial_invoice_rounds_to_the_currencys_declared_digits(sf, master, use
         assert (invoice.amount_untaxed, invoice.amount_tax, invoice.amount_total) == (
             D("11"), D("1"), D("12"))
         # (posting it is refused while the journal does not convert: test_payments.py)
+
+
+def test_a_posted_invoices_lines_are_frozen_by_any_route(sf, master, flow):
+    """The lines are parts of their invoice (``__posted_parent__``): a bulk ORM statement, a
+    line added or removed are refused as a changed line is, even for the system."""
+    from sqlalchemy import delete, update
+
+    iid = flow.invoice(flow.order(lines=[(0, "3", None)]), date=JAN5)
+
+    def stored(env):
+        invoice = _invoice(env, iid)
+        return invoice.amount_total, [(ln.quantity, ln.amount_total) for ln in invoice.lines]
+
+    with sf.transaction() as env:
+        before = stored(env)
+        line = _invoice(env, iid).lines[0]
+        line_id, product_id, sale_line_id = line.id, line.product_id, line.sale_line_id
+    for verb, statement in (
+            ("update", lambda Line: update(Line).where(Line.invoice_id == iid)
+             .values(quantity=D("1"), amount_total=D("1"))),
+            ("delete", lambda Line: delete(Line).where(Line.invoice_id == iid))):
+        with pytest.raises(ImmutableRecord, match=f"bulk {verb} of sale.invoice.line is not allowed"):
+            with sf.transaction("finance") as env:
+                env.session.execute(statement(env["sale.invoice.line"]))
+    with pytest.raises(ImmutableRecord) as err, sf.transaction() as env:
+        env.create("sale.invoice.line", invoice_id=iid, product_id=product_id, description="extra",
+                   quantity=D("1"), unit_price=D("1"), amount_untaxed=D("1"), amount_total=D("1"))
+    assert str(err.value) == f"sale.invoice {iid} is posted: no sale.invoice.line can be added to it"
+    with pytest.raises(ImmutableRecord) as err, sf.transaction() as env:
+        env.write(env.get("sale.invoice.line", line_id), sale_line_id=None, description="moved")
+    assert str(err.value) == (f"sale.invoice.line {line_id} is part of sale.invoice {iid}, which "
+                              "is posted; description, sale_line_id cannot change")
+    with pytest.raises(ImmutableRecord, match=f"cannot be deleted: sale.invoice {iid} is posted"):
+        with sf.transaction() as env:
+            env.delete(env.get("sale.invoice.line", line_id))
+    with sf.transaction() as env:
+        assert stored(env) == before
+        assert env.get("sale.invoice.line", line_id).sale_line_id == sale_line_id

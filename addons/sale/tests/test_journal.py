@@ -98,3 +98,84 @@ def test_journal_is_append_only_and_balanced(sf, master, flow, acc):
                                           {"account": "revenue", "credit": D("9.99")}])
         assert "unbalanced" in bad.value.errors["lines"][0]
         assert [e.id for e in env.search("sale.journal.entry")] == [entry_id]
+
+
+def test_lines_go_in_only_with_their_new_entry(sf, master, flow, acc):
+    """An entry in the database takes no more lines (finance may create journal lines), by the
+    session or a bulk ORM INSERT; the trial balance stays balanced."""
+    from sqlalchemy import insert
+
+    iid = flow.invoice(flow.order(), date=JAN5)
+    with sf.transaction("finance") as env:
+        entry_id = env.get("sale.invoice", iid).journal_entry_id
+        cash = acc.journal.account_ids(env)["cash"]
+    with pytest.raises(ImmutableRecord) as err, sf.transaction("finance") as env:
+        env.create("sale.journal.line", entry_id=entry_id, account_id=cash, debit=D("999.00"))
+    assert str(err.value) == (f"sale.journal.entry {entry_id} is posted: no sale.journal.line "
+                              "can be added to it")
+    with pytest.raises(ImmutableRecord, match="bulk insert of sale.journal.line is not allowed"):
+        with sf.transaction() as env:
+            Line = env["sale.journal.line"]
+            env.session.execute(insert(Line).values(entry_id=entry_id, account_id=cash,
+                                                    debit=D("999.00"), credit=D("0"), version=1))
+    with sf.transaction("finance") as env:
+        balance = acc.journal.trial_balance(env)
+        assert balance["balanced"] and balance["debit"] == D("226.00")
+        assert len(env.get("sale.journal.entry", entry_id).lines) == 3
+
+
+def _entry(env, lines, number="JE/2026/900001"):
+    Entry, Line = env["sale.journal.entry"], env["sale.journal.line"]
+    entry = Entry(number=number, date=JAN5, source_record="manual", source_id=0, label="manual",
+                  lines=[Line(**values) for values in lines])
+    env.session.add(entry)
+    env.session.flush()
+    return entry
+
+
+def test_an_entry_balances_per_currency_whoever_writes_it(sf, master, acc):
+    with sf.transaction("finance") as env:
+        ids = acc.journal.account_ids(env)
+        cash, revenue, receivable = ids["cash"], ids["revenue"], ids["receivable"]
+    attempts = {
+        "debit 10.00 != credit 9.99": [
+            {"account_id": cash, "debit": D("10.00")},
+            {"account_id": revenue, "credit": D("9.99")}],
+        # balanced in yuan, not in dollars: the USD lines must cancel out too
+        "unbalanced in USD: 100.00 debit != 90.00 credit": [
+            {"account_id": receivable, "debit": D("710.00"), "currency": "USD",
+             "amount_currency": D("100.00")},
+            {"account_id": revenue, "credit": D("710.00"), "currency": "USD",
+             "amount_currency": D("-90.00")}],
+        "an entry needs at least one line": [],
+    }
+    for message, lines in attempts.items():
+        with pytest.raises(ValidationError) as err, sf.transaction("finance") as env:
+            _entry(env, lines)
+        assert message in err.value.errors["lines"][0]
+    with pytest.raises(ValidationError) as err, sf.transaction("finance") as env:
+        Line = env["sale.journal.line"]  # a line without its entry object: not checked with it
+        entry = _entry(env, [{"account_id": cash, "debit": D("5.00")},
+                             {"account_id": revenue, "credit": D("5.00")}], number="JE/2026/900002")
+        env.session.add(Line(entry_id=entry.id + 1000, account_id=cash, debit=D("1.00")))
+        env.session.flush()
+    assert err.value.errors["entry_id"] == ["a journal line goes in with its entry (entry=...)"]
+    with sf.transaction("finance") as env:
+        assert env.search("sale.journal.entry") == [] and env.search("sale.journal.line") == []
+        entry = _entry(env, [
+            {"account_id": receivable, "debit": D("710.00"), "currency": "USD",
+             "amount_currency": D("100.00")},
+            {"account_id": revenue, "credit": D("700.00"), "currency": "USD",
+             "amount_currency": D("-100.00")},
+            {"account_id": revenue, "credit": D("10.00")}])
+        entry_id = entry.id
+    with sf.transaction("finance") as env:
+        assert acc.journal.trial_balance(env)["balanced"]
+        assert len(env.get("sale.journal.entry", entry_id).lines) == 3
+    with sf.transaction("finance") as env, pytest.raises(ValidationError) as bad:
+        acc.journal.post_entry(env, date=JAN5, source_record="manual", source_id=0, label="x",
+                               lines=[{"account": "receivable", "debit": D("710.00"),
+                                       "currency": "USD", "amount_currency": D("100.00")},
+                                      {"account": "revenue", "credit": D("710.00"),
+                                       "currency": "USD", "amount_currency": D("90.00")}])
+    assert "unbalanced in USD" in bad.value.errors["lines"][0]

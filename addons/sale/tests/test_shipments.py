@@ -228,3 +228,44 @@ def test_a_return_that_leaves_nothing_to_invoice_moves_the_order_on(sf, master, 
             "invoiced", "full", "full")
     with sf.transaction("sp1") as env:
         assert env.get("sale.order", oid).state == "invoiced"
+
+
+def test_state_sub_statuses_and_ledger_cannot_disagree(sf, svc, make_order):
+    """The sub-statuses are what the ledger says, whoever writes: a line's ledger written
+    directly (a salesperson may write lines) without the order following, or a sub-status
+    written directly, is refused; written together and in step, it goes in."""
+    oid = _approved(sf, svc, make_order)
+    with sf.transaction("warehouse") as env:
+        svc.shipment.record_shipment(env, svc.order.get_order(env, oid), None)
+
+    def stored():
+        with sf.transaction("sp1") as env:
+            order = svc.order.get_order(env, oid)
+            return (order.state, order.shipping_status, order.invoice_status,
+                    [ln.qty_shipped for ln in order.lines])
+
+    shipped = ("shipped", "full", "none", [D("10"), D("4")])
+    assert stored() == shipped
+    with pytest.raises(ValidationError) as err, sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        number = order.number
+        env.write(order.lines[0], qty_shipped=D("0"))
+    assert err.value.errors == {"qty_shipped": [
+        f"order {number} is shipped with shipping status 'full', but its lines would say "
+        "'partial': the ledger moves through shipments, invoices and returns, which keep the "
+        "order in step"]}
+    with pytest.raises(ValidationError) as err, sf.transaction("sp1") as env:
+        env.write(svc.order.get_order(env, oid), invoice_status="full")
+    assert err.value.errors == {"invoice_status": [
+        "'full' is not what the lines' ledger says ('none'): it is derived from the ledger"]}
+    assert stored() == shipped
+    oid = _approved(sf, svc, make_order)
+    with sf.transaction("sp1") as env:  # ledger and sub-status together, in step: accepted
+        order = svc.order.get_order(env, oid)
+        order.lines[0].qty_shipped = D("1")
+        order.store_progress()
+        env.session.flush()
+    with sf.transaction("sp1") as env:
+        order = svc.order.get_order(env, oid)
+        assert (order.state, order.shipping_status, order.lines[0].qty_shipped) == (
+            "approved", "partial", D("1"))
