@@ -225,7 +225,7 @@ def test_invoices_posted_before_instalments_were_stored_get_them_at_upgrade(make
     branches = migrations.load_branches(sf)
     with migrations._transaction(sf.engine) as conn:
         migrations._run(sf, branches.script, conn, lambda rev, _ctx: branches.script._downgrade_revs(
-            "96cc235cc7bd", rev))
+            "c3a0af8b6b9c", rev))
     assert migrations.upgrade(sf) == ["sale@07d1f87a433f"]
     with sf.transaction() as env:
         Instalment = env["sale.invoice.instalment"]
