@@ -1,15 +1,18 @@
 """Hook implementations of the sale addon.
 
 Record rules: a user who is only a salesperson sees the customers assigned to them, the
-orders whose salesperson they are, and the invoices and payments of their customers (the
-customer's account: it moves with the customer); managers, directors, finance and warehouse
-see everything their model access allows. The kernel keeps what they create or change inside
-these rules (an order handed to another salesperson is refused).
+orders of those customers whose salesperson they are (or that have none), and the invoices and
+payments of their customers (the customer's account). An order is never seen without its
+customer, and never by another salesperson: when a manager moves a customer to another
+salesperson, its orders stay with managers until they give them to the new one. Managers,
+directors, finance and warehouse see everything their model access allows. The kernel keeps
+what a salesperson creates or changes inside these rules (an order in another's name is
+refused).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
 from core.plugins import hookimpl
 
@@ -31,9 +34,9 @@ def record_rule_filters(model, env):
     Customer = env["sale.customer"]
     own_customers = select(Customer.id).where(
         Customer.salesperson_id.in_(_own_salesperson_ids(env))).scalar_subquery()
-    if record == "sale.order":  # its salesperson's; one with none, its customer's salesperson's
-        return [or_(model.salesperson_id.in_(_own_salesperson_ids(env)),
-                    and_(model.salesperson_id.is_(None), model.customer_id.in_(own_customers)))]
+    if record == "sale.order":  # their customer's, and theirs (or no one's)
+        return [model.customer_id.in_(own_customers),
+                or_(model.salesperson_id.is_(None), model.salesperson_id.in_(_own_salesperson_ids(env)))]
     if record in ("sale.invoice", "sale.payment"):  # the customer's account
         return [model.customer_id.in_(own_customers)]
     return []

@@ -283,7 +283,9 @@ def _plan_changes(env, order, changes: dict[str, Any]) -> dict[str, Any]:
         term = _ref(env, "sale.payment_term", changes["payment_term_id"], "payment_term_id", errors)
         values["payment_term_id"] = term.id if term is not None else None
     if "salesperson_id" in changes:
-        person = _ref(env, "sale.salesperson", changes["salesperson_id"], "salesperson_id", errors)
+        # required once given: an order with none would pass to whoever gets its customer next
+        person = _ref(env, "sale.salesperson", changes["salesperson_id"], "salesperson_id", errors,
+                      required=order.salesperson_id is not None)
         values["salesperson_id"] = person.id if person is not None else None
     if "note" in changes:
         values["note"] = changes["note"]

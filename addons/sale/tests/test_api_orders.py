@@ -290,6 +290,11 @@ def test_an_order_belongs_to_its_salesperson_and_cannot_be_handed_away(sf, api, 
                          headers=api.h("sp1", **{"If-Match": f'"{own["version"]}"'}))
     assert r.status_code in (403, 422), r.get_json()
     assert api.client.get(url, headers=api.h("sp1")).get_json()["salesperson_id"] == users.sp["sp1"]
+    # nor clear it (the order would pass to whoever gets the customer next)
+    r = api.client.patch(url, json={"salesperson_id": None},
+                         headers=api.h("sp1", **{"If-Match": f'"{own["version"]}"'}))
+    assert r.status_code == 422 and "salesperson_id" in r.get_json()["error"]["fields"]
+    assert api.client.get(url, headers=api.h("sp1")).get_json()["salesperson_id"] == users.sp["sp1"]
     # a manager's order for sp1's customer is sp1's (the customer's salesperson)
     by_manager = _create(api, master, login="manager")
     assert by_manager["salesperson_id"] == users.sp["sp1"]
@@ -303,13 +308,20 @@ def test_visibility_follows_the_orders_salesperson_after_the_customer_moves(sf, 
     with sf.transaction() as env:  # the manager hands customer C001 to sp2
         env.get("sale.customer", master.c1).salesperson_id = users.sp["sp2"]
     url = f"{URL}/{order['id']}"
-    # the order stays sp1's: sp2 neither finds it nor sees it in a list or a report
-    assert api.client.get(url, headers=api.h("sp1")).status_code == 200
-    assert api.client.get(url, headers=api.h("sp2")).status_code == 404
-    assert api.client.get(URL, headers=api.h("sp2")).get_json()["total"] == 0
-    report = api.client.get("/api/v1/reports/daily-sales", headers=api.h("sp2")).get_json()
-    assert report["rows"] == []
-    report = api.client.get("/api/v1/reports/daily-sales", headers=api.h("sp1")).get_json()
-    assert [row["salesperson"] for row in report["rows"]] == ["SP1"]
-    # the customer is sp2's now: sp1 no longer finds it
+    # the order is still sp1's, the customer sp2's: neither sees it (never an order without its
+    # customer, never another's order), in a list, a report or by id; the manager does
+    for login in ("sp1", "sp2"):
+        assert api.client.get(url, headers=api.h(login)).status_code == 404
+        assert api.client.get(URL, headers=api.h(login)).get_json()["total"] == 0
+        for report in ("daily-sales", "sales-by-customer", "sales-by-salesperson"):
+            body = api.client.get(f"/api/v1/reports/{report}", headers=api.h(login)).get_json()
+            assert body["rows"] == [], (login, report)
     assert api.client.get(f"/api/v1/customers/{master.c1}", headers=api.h("sp1")).status_code == 404
+    assert api.client.get(url, headers=api.h("manager")).status_code == 200
+    # the manager gives it to sp2: now sp2's, with its customer
+    with sf.transaction("manager") as env:
+        env.get("sale.order", order["id"]).salesperson_id = users.sp["sp2"]
+    assert api.client.get(url, headers=api.h("sp2")).status_code == 200
+    assert api.client.get(url, headers=api.h("sp2")).get_json()["customer_id"] == master.c1
+    body = api.client.get("/api/v1/reports/sales-by-customer", headers=api.h("sp2")).get_json()
+    assert [row["customer"] for row in body["rows"]] == ["上海华东贸易有限公司"]
