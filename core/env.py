@@ -301,7 +301,8 @@ class Env:
             yield
             savepoint.commit()
         except BaseException:
-            if savepoint.is_active:
+            # also when a failed flush deactivated it: rolled back, the session is usable again
+            if savepoint.is_active or self.session.get_nested_transaction() is savepoint:
                 savepoint.rollback()
             del self._after_commit[callbacks:]
             raise
@@ -375,6 +376,7 @@ def session_class() -> type[Session]:
     event.listen(SalesflowSession, "before_flush", _on_before_flush)
     event.listen(SalesflowSession, "after_flush", _on_after_flush)
     event.listen(SalesflowSession, "after_soft_rollback", _on_rollback)
+    event.listen(SalesflowSession, "before_commit", _on_before_commit)
     return SalesflowSession
 
 
@@ -386,6 +388,26 @@ def _on_rollback(session: Session, _previous) -> None:
     rows (or ids) that no longer exist."""
     session.info.pop(_TX_CACHE, None)
     session.info.pop("rules_pending", None)
+    session.info.pop("audit_pending", None)
+    doomed = session.info.get(_DOOMED)
+    if doomed is not None and doomed[0] is _previous:  # what the refusal left is gone now
+        session.info.pop(_DOOMED)
+
+
+_DOOMED = "doomed"
+
+
+def _doom(session: Session, reason: str) -> None:
+    """A refusal raised after the kernel wrote rows itself (before the unit of work's own
+    transaction): a caller that catches it must not commit them. The commit is refused until
+    the transaction (or the savepoint) the rows were written in is rolled back."""
+    session.info[_DOOMED] = (session.get_nested_transaction() or session.get_transaction(), reason)
+
+
+def _on_before_commit(session: Session) -> None:
+    doomed = session.info.get(_DOOMED)
+    if doomed is not None:
+        raise AccessDenied(f"not committed: {doomed[1]}")
 
 
 def _env_of(session: Session) -> Env | None:
@@ -613,7 +635,11 @@ def _on_before_flush(session: Session, _flush_context, _instances) -> None:
             session.info.setdefault("audit_pending", []).extend(audit_rows)
             session.info.setdefault("rules_pending", []).extend(ruled)
         else:  # the kernel wrote everything above: no after_flush follows
-            _check_rules_kept(env, ruled)
+            try:
+                _check_rules_kept(env, ruled)
+            except AccessDenied as exc:  # the rows are written: no commit may keep them
+                _doom(session, str(exc))
+                raise
             if audit_rows:
                 sf.audit.write(env, audit_rows)
 
