@@ -197,13 +197,13 @@ class CurrencySchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{3}$",
                                                                  error="must be a 3-letter ISO code"))
     name = _text(64, required=True)
-    digits = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=6))
+    digits = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=2))
     version = fields.Integer(dump_only=True)
 
 
 class CurrencyUpdateSchema(Schema):
     name = _text(64)
-    digits = fields.Integer(validate=validate.Range(min=0, max=6))
+    digits = fields.Integer(validate=validate.Range(min=0, max=2))
 
 
 class RateAtSchema(Schema):

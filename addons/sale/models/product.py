@@ -90,8 +90,10 @@ class Currency:
         errors = check_fields(self, ("code", "name"))
         if self.code and not re.match(r"^[A-Z]{3}$", self.code):
             _add(errors, "code", "must be a 3-letter ISO code in capitals, e.g. USD")
-        if self.digits is not None and not (0 <= self.digits <= 6):
-            _add(errors, "digits", "must be from 0 to 6")
+        if self.digits is not None and not (0 <= self.digits <= 2):
+            # amounts are stored with 2 decimals (Money): a 3-decimal currency (KWD, BHD)
+            # would be rounded to 2 behind the user's back
+            _add(errors, "digits", "must be from 0 to 2 (amounts are stored with 2 decimals)")
         return errors
 
 

@@ -176,3 +176,16 @@ def test_products_taxes_and_unique_codes(sf, users, master, mdsvc):
         assert md.tax_split(inc, D("113.00")) == (D("100.00"), D("13.00"), D("113.00"))
         assert md.tax_split(env.get("sale.tax", master.tax_id), D("99.99")) == (
             D("99.99"), D("13.00"), D("112.99"))
+
+
+def test_a_currency_with_more_decimals_than_amounts_keep_is_refused(sf, users):
+    """Amounts are stored with 2 decimals: KWD's 3 would be rounded to 2 behind the user's back
+    (1 x 10.125 stored as 10.12), so such a currency is refused when it is declared."""
+    from sale.services import masterdata as md
+
+    with sf.transaction("finance") as env, pytest.raises(ValidationError) as refused:
+        md.create_currency(env, code="KWD", name="Kuwaiti Dinar", digits=3)
+    assert refused.value.errors == {"digits": ["must be from 0 to 2 (amounts are stored with 2 decimals)"]}
+    with sf.transaction("finance") as env:
+        assert md.create_currency(env, code="JPY", name="Yen", digits=0).digits == 0
+        assert env.search("sale.currency", env["sale.currency"].code == "KWD") == []
