@@ -4,7 +4,8 @@ Record rules: a user who is only a salesperson sees the customers assigned to th
 orders of those customers whose salesperson they are (or that have none), and the invoices and
 payments of their customers (the customer's account). An order is never seen without its
 customer, and never by another salesperson: when a manager moves a customer to another
-salesperson, its orders stay with managers until they give them to the new one. Managers,
+salesperson, its open orders go with it (``services.partner``); its finished ones stay
+credited to their salesperson and are seen by managers. Managers,
 directors, finance and warehouse see everything their model access allows. The kernel keeps
 what a salesperson creates or changes inside these rules (an order in another's name is
 refused).

@@ -279,8 +279,11 @@ def update_customer(env, customer, values: dict[str, Any], *, force: bool = Fals
             check_duplicates(env, tax_id=values.get("tax_id", customer.tax_id) if tax_changed else None,
                              name=values.get("name", customer.name), phones=phones,
                              exclude_ids=(customer.id,))
+    moved = "salesperson_id" in values and values["salesperson_id"] != customer.salesperson_id
     if values:
         env.write(customer, **values)
+    if moved:
+        _hand_over_open_orders(env, customer, customer.salesperson_id)
     children_changed = False
     for relation, objs, updates, record in (
         ("contacts", contact_objs, contact_updates, "sale.customer.contact"),
@@ -345,6 +348,26 @@ def delete_customer(env, customer) -> None:
         raise ConflictError(f"customer {customer.code} is referenced by documents ({listed}); "
                             "archive it (active=false) or merge it instead")
     env.delete(customer)
+
+
+#: an order still being worked on goes with its customer to the new salesperson; finished
+#: ones stay credited to whoever sold them
+_OPEN_ORDER_STATES = ("draft", "approved", "shipped", "invoiced")
+
+
+def _hand_over_open_orders(env, customer, salesperson_id) -> None:
+    """The customer's open orders follow it to its new salesperson (a salesperson sees an
+    order only when it is both for their customer and theirs): each order is written, so it is
+    audited. Paid and cancelled orders keep their salesperson (reports credit the sale)."""
+    if salesperson_id is None:
+        return
+    Order = env["sale.order"]
+    with env.sudo():
+        orders = env.session.scalars(select(Order).where(
+            Order.customer_id == customer.id, Order.state.in_(_OPEN_ORDER_STATES),
+            Order.salesperson_id.is_distinct_from(salesperson_id))).all()
+    for order in orders:
+        order.salesperson_id = salesperson_id
 
 
 # -- duplicates ------------------------------------------------------------------------------

@@ -325,3 +325,28 @@ def test_visibility_follows_the_orders_salesperson_after_the_customer_moves(sf, 
     assert api.client.get(url, headers=api.h("sp2")).get_json()["customer_id"] == master.c1
     body = api.client.get("/api/v1/reports/sales-by-customer", headers=api.h("sp2")).get_json()
     assert [row["customer"] for row in body["rows"]] == ["上海华东贸易有限公司"]
+
+
+def test_a_customer_handed_over_takes_its_open_orders_along(sf, api, master, users, flow):
+    """Reassigning a customer (PATCH by a manager) moves its open orders to the new
+    salesperson; a paid order stays credited to whoever sold it."""
+    paid = flow.order()
+    flow.invoice(paid)
+    flow.pay(master.c1, "226.00")
+    assert flow.state("sale.order", paid) == "paid"
+    draft = _create(api, master)
+    c = api.client
+    etag = c.get(f"/api/v1/customers/{master.c1}", headers=api.h("manager")).headers["ETag"]
+    r = c.patch(f"/api/v1/customers/{master.c1}", json={"salesperson_id": users.sp["sp2"]},
+                headers=api.h("manager", **{"If-Match": etag}))
+    assert r.status_code == 200, r.get_json()
+    assert c.get(f"{URL}/{draft['id']}", headers=api.h("sp2")).get_json()["salesperson_id"] == \
+        users.sp["sp2"]
+    assert c.get(f"{URL}/{draft['id']}", headers=api.h("sp1")).status_code == 404
+    with sf.transaction() as env:
+        assert env.get("sale.order", paid).salesperson_id == users.sp["sp1"]
+        Log = env["audit.log"]
+        moved = env.search("audit.log", Log.record == "sale.order", Log.record_id == draft["id"],
+                           Log.action == "write")
+        assert [log.changes["salesperson_id"] for log in moved] == [
+            [users.sp["sp1"], users.sp["sp2"]]]
