@@ -30,14 +30,14 @@ def record_rule_filters(model, env):
     if env.has_role(*SEES_ALL) or not env.has_role("salesperson"):
         return []
     record = model.__record__
+    if record not in ("sale.customer", "sale.order", "sale.invoice", "sale.payment"):
+        return []
+    own = _own_salesperson_ids(env)
     if record == "sale.customer":
-        return [model.salesperson_id.in_(_own_salesperson_ids(env))]
+        return [model.salesperson_id.in_(own)]
     Customer = env["sale.customer"]
-    own_customers = select(Customer.id).where(
-        Customer.salesperson_id.in_(_own_salesperson_ids(env))).scalar_subquery()
+    own_customers = select(Customer.id).where(Customer.salesperson_id.in_(own)).scalar_subquery()
     if record == "sale.order":  # their customer's, and theirs (or no one's)
         return [model.customer_id.in_(own_customers),
-                or_(model.salesperson_id.is_(None), model.salesperson_id.in_(_own_salesperson_ids(env)))]
-    if record in ("sale.invoice", "sale.payment"):  # the customer's account
-        return [model.customer_id.in_(own_customers)]
-    return []
+                or_(model.salesperson_id.is_(None), model.salesperson_id.in_(own))]
+    return [model.customer_id.in_(own_customers)]  # invoices, payments: the customer's account

@@ -350,11 +350,6 @@ def delete_customer(env, customer) -> None:
     env.delete(customer)
 
 
-#: an order still being worked on goes with its customer to the new salesperson; finished
-#: ones stay credited to whoever sold them
-_OPEN_ORDER_STATES = ("draft", "approved", "shipped", "invoiced")
-
-
 def _hand_over_open_orders(env, customer, salesperson_id) -> None:
     """The customer's open orders follow it to its new salesperson (a salesperson sees an
     order only when it is both for their customer and theirs): each order is written, so it is
@@ -362,9 +357,11 @@ def _hand_over_open_orders(env, customer, salesperson_id) -> None:
     if salesperson_id is None:
         return
     Order = env["sale.order"]
+    # open: not in a final state of the workflow as the enabled addons merged it
+    finished = list(env.sf.workflows.get("sale.order").merged.final)
     with env.sudo():
         orders = env.session.scalars(select(Order).where(
-            Order.customer_id == customer.id, Order.state.in_(_OPEN_ORDER_STATES),
+            Order.customer_id == customer.id, Order.state.not_in(finished),
             Order.salesperson_id.is_distinct_from(salesperson_id))).all()
     for order in orders:
         order.salesperson_id = salesperson_id
